@@ -1,0 +1,1 @@
+"""Data layer: SSMSI parsing and validation, geography, indicators, tidy dataset, download cache."""

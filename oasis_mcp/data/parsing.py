@@ -1,0 +1,332 @@
+"""Parsing and validation of the SSMSI departmental and regional CSV files.
+
+The official files are UTF-8 with a BOM, ``;``-separated, every field quoted, decimals written with a
+comma, and codes that must stay strings (``01``, ``2A``, ``971``). A file that breaks any expectation
+raises one :class:`~oasis_mcp.errors.DataFileError` naming the file, the line and the problem:
+nothing is silently turned into NaN or dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from oasis_mcp.data.editions import FileLevel
+from oasis_mcp.data.geography import areas
+from oasis_mcp.data.indicators import edition_of_labels, indicator_by_label
+from oasis_mcp.errors import DataFileError
+from oasis_mcp.text import fold
+
+COMMON_COLUMNS = (
+    "annee",
+    "indicateur",
+    "unite_de_compte",
+    "nombre",
+    "taux_pour_mille",
+    "insee_pop",
+    "insee_pop_millesime",
+    "insee_log",
+    "insee_log_millesime",
+)
+COLUMNS: dict[FileLevel, tuple[str, ...]] = {
+    "department": ("Code_departement", "Code_region", *COMMON_COLUMNS),
+    "region": ("Code_region", *COMMON_COLUMNS),
+}
+CODE_COLUMN: dict[FileLevel, str] = {"department": "Code_departement", "region": "Code_region"}
+INTEGER_COLUMNS = ("annee", "nombre", "insee_pop", "insee_pop_millesime", "insee_log",
+                   "insee_log_millesime")
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A validated file: one row per (area, year, indicator), typed columns, and its sha256."""
+
+    name: str
+    level: FileLevel
+    sha256: str
+    frame: pd.DataFrame  # columns: area, region, year, indicator, unit, count, rate_per_1000,
+    #                      population, population_vintage, dwellings, dwellings_vintage
+    nomenclature: str  # "2025" or "2024": the indicator nomenclature of the edition
+
+    @property
+    def years(self) -> tuple[int, int]:
+        return int(self.frame["year"].min()), int(self.frame["year"].max())
+
+
+def read_ssmsi_file(path: str | Path, level: FileLevel | None = None) -> ParsedFile:
+    """Read and validate one SSMSI departmental or regional CSV file.
+
+    ``level`` is taken from the header when not given (a ``Code_departement`` column means the
+    departmental file).
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataFileError(path.name, f"cannot be read ({exc.strerror or exc})") from None
+    return parse_ssmsi_bytes(raw, path.name, level)
+
+
+def parse_ssmsi_bytes(raw: bytes, name: str, level: FileLevel | None = None) -> ParsedFile:
+    """Validate the content of an SSMSI file given as bytes (see :func:`read_ssmsi_file`)."""
+    sha256 = hashlib.sha256(raw).hexdigest()
+    text = _decode(raw, name)
+    if not text.strip():
+        raise DataFileError(name, "the file is empty (no header, no rows); download it again")
+    header = _read_header(text, name)
+    level = level or ("department" if "Code_departement" in header else "region")
+    expected = COLUMNS[level]
+    missing = [col for col in expected if col not in header]
+    if missing:
+        raise DataFileError(
+            name,
+            f"missing column(s) {', '.join(missing)}; a {level} file has the columns "
+            f"{';'.join(expected)}",
+            line=1,
+        )
+    table = _read_table(text, name, header)
+    if table.empty:
+        raise DataFileError(name, "the file has a header but no data rows", line=1)
+    frame = _typed_frame(table, name, level)
+    nomenclature = _check_indicators(frame, name)
+    _check_areas(frame, name, level)
+    _check_keys(frame, name)
+    return ParsedFile(name=name, level=level, sha256=sha256, frame=frame,
+                      nomenclature=nomenclature)
+
+
+def _decode(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataFileError(
+            name,
+            f"is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); the official "
+            "files are UTF-8 with a BOM: download the file again instead of re-saving it",
+            line=line,
+        ) from None
+
+
+def _read_header(text: str, name: str) -> list[str]:
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    header = next(csv.reader([first_line], delimiter=";"))
+    if len(header) < 2:
+        raise DataFileError(
+            name,
+            "the header is not ';'-separated; expected an SSMSI file such as "
+            "donnee-dep-data.gouv-2025-geographie2025-produit-le2026-01-22.csv",
+            line=1,
+        )
+    duplicated = sorted({col for col in header if header.count(col) > 1})
+    if duplicated:
+        raise DataFileError(name, f"duplicated column(s) {', '.join(duplicated)}", line=1)
+    return header
+
+
+def _read_table(text: str, name: str, header: list[str]) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=";",
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+        )
+    except pd.errors.ParserError as exc:
+        raise DataFileError(name, f"is not a valid ';'-separated CSV file: {exc}") from None
+    if text.endswith("\n") and len(table) and (table.iloc[-1] == "").all():
+        table = table.iloc[:-1]
+    # Rows with fewer fields than the header come back padded with missing values.
+    short = table.isna().any(axis=1).to_numpy()
+    if short.any():
+        row = int(np.argmax(short))
+        raise DataFileError(
+            name,
+            f"the row has fewer than the {len(header)} fields of the header "
+            "(file truncated or damaged?)",
+            line=row + 2,
+        )
+    empty = (table == "").to_numpy()
+    if empty.any():
+        row, col = np.argwhere(empty)[0]
+        raise DataFileError(
+            name, f"column '{table.columns[col]}' is empty; every field must have a value",
+            line=int(row) + 2,
+        )
+    return table
+
+
+def _typed_frame(table: pd.DataFrame, name: str, level: FileLevel) -> pd.DataFrame:
+    ints = {col: _to_int(table[col], name, col) for col in INTEGER_COLUMNS}
+    rates = _to_decimal(table["taux_pour_mille"], name, "taux_pour_mille")
+    years = ints["annee"]
+    bad_year = (years < MIN_YEAR) | (years > MAX_YEAR)
+    if bad_year.any():
+        row = int(np.argmax(bad_year))
+        raise DataFileError(
+            name, f"year {years[row]} is outside {MIN_YEAR}–{MAX_YEAR}", line=row + 2
+        )
+    for col in ("nombre", "insee_log"):
+        negative = ints[col] < 0
+        if negative.any():
+            row = int(np.argmax(negative))
+            raise DataFileError(name, f"column '{col}' is negative ({ints[col][row]})",
+                                line=row + 2)
+    not_positive = ints["insee_pop"] <= 0
+    if not_positive.any():
+        row = int(np.argmax(not_positive))
+        raise DataFileError(name, "column 'insee_pop' must be a positive population",
+                            line=row + 2)
+    return pd.DataFrame(
+        {
+            "area": table[CODE_COLUMN[level]].to_numpy(dtype=object),
+            "region": table["Code_region"].to_numpy(dtype=object),
+            "year": years,
+            "indicator": table["indicateur"].to_numpy(dtype=object),
+            "unit": table["unite_de_compte"].to_numpy(dtype=object),
+            "count": ints["nombre"],
+            "rate_per_1000": rates,
+            "population": ints["insee_pop"],
+            "population_vintage": ints["insee_pop_millesime"],
+            "dwellings": ints["insee_log"],
+            "dwellings_vintage": ints["insee_log_millesime"],
+        }
+    )
+
+
+def _to_int(column: pd.Series, name: str, col: str) -> np.ndarray:
+    values = column.to_numpy(dtype=object).astype(str)
+    ok = np.char.isdigit(np.char.lstrip(values, "-")) & (np.char.count(values, "-") <= 1)
+    ok &= ~np.char.startswith(np.char.lstrip(values, "-"), "-")
+    if not ok.all():
+        row = int(np.argmax(~ok))
+        raise DataFileError(
+            name, f"column '{col}': '{values[row]}' is not a whole number", line=row + 2
+        )
+    return values.astype(np.int64)
+
+
+def _to_decimal(column: pd.Series, name: str, col: str) -> np.ndarray:
+    values = column.to_numpy(dtype=object).astype(str)
+    dotted = np.char.replace(values, ",", ".")
+    parsed = pd.to_numeric(pd.Series(dotted), errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(parsed) | (np.char.count(values, ",") + np.char.count(values, ".") > 1)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataFileError(
+            name,
+            f"column '{col}': '{values[row]}' is not a decimal number (expected e.g. 0,0078318)",
+            line=row + 2,
+        )
+    return parsed
+
+
+def _check_indicators(frame: pd.DataFrame, name: str) -> str:
+    labels = frame["indicator"].to_numpy()
+    units = frame["unit"].to_numpy()
+    first_line: dict[str, int] = {}
+    for label in pd.unique(labels):
+        first_line[label] = int(np.argmax(labels == label)) + 2
+    for label, line in first_line.items():
+        info = indicator_by_label(label)
+        if info is None:
+            raise DataFileError(
+                name, f"unknown indicator '{label}'{_closest_label(label)}", line=line
+            )
+        wrong_unit = (labels == label) & (units != info.unit)
+        if wrong_unit.any():
+            row = int(np.argmax(wrong_unit))
+            raise DataFileError(
+                name,
+                f"indicator '{label}' has unit '{units[row]}', expected '{info.unit}'",
+                line=row + 2,
+            )
+    try:
+        return edition_of_labels(first_line)
+    except ValueError as exc:
+        raise DataFileError(name, f"mixes two indicator nomenclatures: {exc}") from None
+
+
+def _closest_label(label: str) -> str:
+    from difflib import get_close_matches
+
+    from oasis_mcp.data.indicators import catalog
+
+    known = {fold(ind.label_fr): ind.label_fr for ed in ("2025", "2024") for ind in catalog(ed)}
+    close = get_close_matches(fold(label), list(known), n=3, cutoff=0.6)
+    if close:
+        return "; closest known: " + ", ".join(f"'{known[c]}'" for c in close)
+    return "; see `oasis-mcp data info` or list_indicators for the known indicators"
+
+
+def _check_areas(frame: pd.DataFrame, name: str, level: FileLevel) -> None:
+    known = {a.code: a for a in areas(level)}
+    codes = frame["area"].to_numpy()
+    for code in pd.unique(codes):
+        if code not in known:
+            line = int(np.argmax(codes == code)) + 2
+            sample = ", ".join(sorted(known)[:6])
+            raise DataFileError(
+                name,
+                f"unknown {level} code '{code}' (codes are strings such as {sample}, …)",
+                line=line,
+            )
+    if level == "department":
+        expected = np.array([known[c].region_code for c in codes], dtype=object)
+        wrong = frame["region"].to_numpy() != expected
+        if wrong.any():
+            row = int(np.argmax(wrong))
+            raise DataFileError(
+                name,
+                f"department {codes[row]} is given region {frame['region'].iat[row]}, "
+                f"but it belongs to region {expected[row]}",
+                line=row + 2,
+            )
+
+
+def _check_keys(frame: pd.DataFrame, name: str) -> None:
+    keys = frame[["area", "year", "indicator"]]
+    dup = keys.duplicated(keep=False).to_numpy()
+    if dup.any():
+        rows = np.flatnonzero(dup)
+        first = rows[0]
+        same = rows[(keys.iloc[rows] == keys.iloc[first]).all(axis=1).to_numpy()]
+        raise DataFileError(
+            name,
+            f"duplicate row for area {frame['area'].iat[first]}, year {frame['year'].iat[first]}, "
+            f"indicator '{frame['indicator'].iat[first]}' (lines "
+            f"{', '.join(str(r + 2) for r in same)})",
+            line=int(same[-1]) + 2,
+        )
+    n_areas = frame["area"].nunique()
+    n_years = frame["year"].nunique()
+    n_ind = frame["indicator"].nunique()
+    if n_areas * n_years * n_ind != len(frame):
+        counts = frame.groupby(["area", "indicator"]).size()
+        lacking = counts[counts < n_years]
+        detail = ""
+        if len(lacking):
+            (area, indicator), got = lacking.index[0], int(lacking.iloc[0])
+            have = set(frame.loc[(frame["area"] == area) & (frame["indicator"] == indicator),
+                                 "year"])
+            years = sorted(set(frame["year"]) - have)
+            detail = (f": area {area}, indicator '{indicator}' has {got} of {n_years} years "
+                      f"(missing {', '.join(map(str, years))})")
+        else:
+            pairs = frame.groupby("area")["indicator"].nunique()
+            area = pairs.idxmin()
+            detail = f": area {area} has {int(pairs.min())} of {n_ind} indicators"
+        raise DataFileError(
+            name,
+            f"incomplete table, {len(frame)} rows instead of {n_areas} areas × {n_years} years "
+            f"× {n_ind} indicators = {n_areas * n_years * n_ind}{detail} (file truncated?)",
+        )
