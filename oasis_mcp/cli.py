@@ -97,7 +97,9 @@ def _data_info(args: argparse.Namespace) -> int:
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0
     print(f"Edition   {info['edition']}  ({dataset.edition.label})")
-    print(f"Regions   {'official regional file' if info['regions'] == 'official' else 'aggregated from departments (derived)'}")
+    regions = ("official regional file" if info["regions"] == "official"
+               else "aggregated from departments (derived)")
+    print(f"Regions   {regions}")
     for f in dataset.edition.files:
         print(f"File      {f.name}  sha256 {f.sha256[:16]}…  ({f.path})")
     for level, summary in dataset.info()["levels"].items():  # type: ignore[union-attr]

@@ -28,7 +28,7 @@ def cache_dir() -> Path:
 
 
 def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The directory to read SSMSI files from: the argument, else ``OASIS_DATA_DIR``, else the cache."""
+    """Where SSMSI files are read: the argument, else ``OASIS_DATA_DIR``, else the cache."""
     if explicit is not None:
         return Path(explicit).expanduser()
     env = os.environ.get(DATA_DIR_ENV)

@@ -14,7 +14,7 @@ class OasisError(Exception):
 
 
 class DataFileError(OasisError):
-    """A source file is malformed. Names the file, the line (1-based, header = line 1) and the problem."""
+    """A source file is malformed: names the file, the line (header = line 1) and the problem."""
 
     def __init__(self, file: str, message: str, line: int | None = None) -> None:
         self.file = file
@@ -39,7 +39,9 @@ class ArtifactsError(OasisError):
 class LookupFailed(OasisError, ValueError):
     """A name (area, indicator, ...) could not be resolved to exactly one thing."""
 
-    def __init__(self, message: str, query: str, kind: str, suggestions: Sequence[str] = ()) -> None:
+    def __init__(
+        self, message: str, query: str, kind: str, suggestions: Sequence[str] = ()
+    ) -> None:
         self.query = query
         self.kind = kind
         self.suggestions = list(suggestions)

@@ -3,8 +3,8 @@ level, built from one edition's files.
 
 Regions come from the official regional file of the same edition when it is present; otherwise they
 are aggregated from the departments and marked ``derived``. Country figures (``FR``: all 101
-departments, ``FM``: the 96 metropolitan ones) are always aggregated. Aggregates of the "Mis en cause"
-indicators are upper bounds (a person implicated in several departments is counted once by the
+departments, ``FM``: the 96 metropolitan ones) are always aggregated. Aggregates of the
+"Mis en cause" indicators are upper bounds (a person implicated in several departments is counted once by the
 SSMSI at the higher level) and are marked ``upper_bound``. Rates of aggregates are recomputed from
 summed counts and summed denominators.
 """
@@ -109,7 +109,7 @@ class Dataset:
         }
 
     def info(self) -> dict[str, object]:
-        """Edition, files and, per level, areas, indicators and year range (``data info --json``)."""
+        """Edition, files, and per level the areas, indicators and years (``data info``)."""
         return {
             "edition": self.edition.id,
             "edition_label": self.edition.label,
@@ -123,25 +123,33 @@ class Dataset:
         }
 
 
+Columns = dict[str, np.ndarray]
+
+
 def build_dataset(
     edition: Edition, departments: ParsedFile, regions: ParsedFile | None = None
 ) -> Dataset:
     """Assemble the three levels from validated files of one edition."""
-    dep = departments.frame
+    dep = _columns(departments.frame)
     parts = [_published(dep, "department")]
     if regions is not None:
         _check_same_grid(departments, regions)
-        parts.append(_published(regions.frame, "region"))
+        parts.append(_published(_columns(regions.frame), "region"))
     else:
-        parts.append(_aggregate(dep, dep["region"].to_numpy(), "region"))
-    metro = dep[dep["area"].isin(METROPOLITAN_DEPARTMENT_CODES)]
-    parts.append(_aggregate(dep, np.full(len(dep), "FR", dtype=object), "country"))
-    parts.append(_aggregate(metro, np.full(len(metro), "FM", dtype=object), "country"))
-    frame = pd.concat(parts, ignore_index=True)
-    order = {level: i for i, level in enumerate(LEVELS)}
-    frame["_lvl"] = frame["level"].map(order)
-    frame = frame.sort_values(["_lvl", "area", "indicator", "year"], kind="stable")
-    frame = frame.drop(columns="_lvl").reset_index(drop=True)[list(COLUMNS)]
+        parts.append(_aggregate(dep, dep["region"], "region"))
+    parts.append(_aggregate(dep, np.full(len(dep["area"]), "FR", dtype=object), "country"))
+    metro = np.isin(dep["area"], list(METROPOLITAN_DEPARTMENT_CODES))
+    parts.append(_aggregate({k: v[metro] for k, v in dep.items()},
+                            np.full(int(metro.sum()), "FM", dtype=object), "country"))
+    columns = {col: np.concatenate([part[col] for part in parts]) for col in COLUMNS}
+    level_rank = {level: i for i, level in enumerate(LEVELS)}
+    order = np.lexsort((
+        columns["year"],
+        pd.factorize(columns["indicator"], sort=True)[0],
+        pd.factorize(columns["area"], sort=True)[0],
+        np.array([level_rank[lvl] for lvl in columns["level"]]),
+    ))
+    frame = pd.DataFrame({col: values[order] for col, values in columns.items()})
     index = {
         (str(k[0]), str(k[1]), str(k[2])): v
         for k, v in frame.groupby(["level", "area", "indicator"], sort=False).indices.items()
@@ -160,67 +168,70 @@ def build_dataset(
     )
 
 
-def _denominator(frame: pd.DataFrame) -> np.ndarray:
-    is_burglary = frame["indicator"].to_numpy() == BURGLARY_LABEL
-    return np.where(is_burglary, frame["dwellings"].to_numpy(), frame["population"].to_numpy())
+def _columns(frame: pd.DataFrame) -> Columns:
+    return {col: frame[col].to_numpy(dtype=object if frame[col].dtype != np.int64
+                                     and frame[col].dtype != np.float64 else None)
+            for col in ("area", "region", "year", "indicator", "unit", "count",
+                        "rate_per_1000", "population", "dwellings")}
 
 
-def _published(frame: pd.DataFrame, level: Level) -> pd.DataFrame:
-    denominator = _denominator(frame)
-    return pd.DataFrame(
-        {
-            "level": level,
-            "area": frame["area"].to_numpy(),
-            "year": frame["year"].to_numpy(),
-            "indicator": frame["indicator"].to_numpy(),
-            "unit": frame["unit"].to_numpy(),
-            "count": frame["count"].to_numpy(),
-            "rate_per_1000": frame["rate_per_1000"].to_numpy(),
-            "rate_per_100k": _rate(frame["count"].to_numpy(), denominator, 100_000),
-            "population": frame["population"].to_numpy(),
-            "dwellings": frame["dwellings"].to_numpy(),
-            "denominator": denominator,
-            "derived": False,
-            "upper_bound": False,
-        }
-    )
+def _denominator(indicator: np.ndarray, population: np.ndarray,
+                 dwellings: np.ndarray) -> np.ndarray:
+    return np.where(indicator == BURGLARY_LABEL, dwellings, population)
 
 
-def _aggregate(frame: pd.DataFrame, groups: np.ndarray, level: Level) -> pd.DataFrame:
-    keyed = pd.DataFrame(
-        {
-            "area": groups,
-            "year": frame["year"].to_numpy(),
-            "indicator": frame["indicator"].to_numpy(),
-            "unit": frame["unit"].to_numpy(),
-            "count": frame["count"].to_numpy(),
-            "population": frame["population"].to_numpy(),
-            "dwellings": frame["dwellings"].to_numpy(),
-        }
-    )
-    summed = keyed.groupby(["area", "indicator", "year"], sort=False, as_index=False).agg(
-        unit=("unit", "first"), count=("count", "sum"), population=("population", "sum"),
-        dwellings=("dwellings", "sum"),
-    )
-    denominator = _denominator(summed)
-    count = summed["count"].to_numpy()
-    return pd.DataFrame(
-        {
-            "level": level,
-            "area": summed["area"].to_numpy(),
-            "year": summed["year"].to_numpy(),
-            "indicator": summed["indicator"].to_numpy(),
-            "unit": summed["unit"].to_numpy(),
-            "count": count,
-            "rate_per_1000": _rate(count, denominator, 1000),
-            "rate_per_100k": _rate(count, denominator, 100_000),
-            "population": summed["population"].to_numpy(),
-            "dwellings": summed["dwellings"].to_numpy(),
-            "denominator": denominator,
-            "derived": True,
-            "upper_bound": summed["unit"].to_numpy() == UPPER_BOUND_UNIT,
-        }
-    )
+def _published(cols: Columns, level: Level) -> Columns:
+    n = len(cols["area"])
+    denominator = _denominator(cols["indicator"], cols["population"], cols["dwellings"])
+    return {
+        "level": np.full(n, level, dtype=object),
+        "area": cols["area"],
+        "year": cols["year"],
+        "indicator": cols["indicator"],
+        "unit": cols["unit"],
+        "count": cols["count"],
+        "rate_per_1000": cols["rate_per_1000"],
+        "rate_per_100k": _rate(cols["count"], denominator, 100_000),
+        "population": cols["population"],
+        "dwellings": cols["dwellings"],
+        "denominator": denominator,
+        "derived": np.zeros(n, dtype=bool),
+        "upper_bound": np.zeros(n, dtype=bool),
+    }
+
+
+def _aggregate(cols: Columns, groups: np.ndarray, level: Level) -> Columns:
+    """Sum counts, populations and dwellings over ``groups`` for each indicator and year."""
+    g_idx, g_keys = pd.factorize(groups)
+    i_idx, i_keys = pd.factorize(cols["indicator"])
+    y_idx, y_keys = pd.factorize(cols["year"])
+    n_i, n_y = len(i_keys), len(y_keys)
+    key = (g_idx * n_i + i_idx) * n_y + y_idx
+    cells, inverse = np.unique(key, return_inverse=True)
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.bincount(inverse, weights=values.astype(np.float64)).round().astype(np.int64)
+
+    count, population, dwellings = (total(cols[c]) for c in ("count", "population", "dwellings"))
+    indicator = np.asarray(i_keys, dtype=object)[(cells // n_y) % n_i]
+    unit_of = dict(zip(cols["indicator"], cols["unit"], strict=True))
+    unit = np.array([unit_of[label] for label in i_keys], dtype=object)[(cells // n_y) % n_i]
+    denominator = _denominator(indicator, population, dwellings)
+    return {
+        "level": np.full(len(cells), level, dtype=object),
+        "area": np.asarray(g_keys, dtype=object)[cells // (n_y * n_i)],
+        "year": np.asarray(y_keys)[cells % n_y],
+        "indicator": indicator,
+        "unit": unit,
+        "count": count,
+        "rate_per_1000": _rate(count, denominator, 1000),
+        "rate_per_100k": _rate(count, denominator, 100_000),
+        "population": population,
+        "dwellings": dwellings,
+        "denominator": denominator,
+        "derived": np.ones(len(cells), dtype=bool),
+        "upper_bound": unit == UPPER_BOUND_UNIT,
+    }
 
 
 def _rate(count: np.ndarray, denominator: np.ndarray, per: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """SSMSI file names and editions.
 
-An *edition* is one publication of the dataset: the departmental file and, when present, the regional
-file that share a data year, a geography vintage and a production date, e.g.
+An *edition* is one publication of the dataset: the departmental file and, when present, the
+regional file that share a data year, a geography vintage and a production date, e.g.
 ``donnee-dep-data.gouv-2025-geographie2025-produit-le2026-01-22.csv``.
 """
 

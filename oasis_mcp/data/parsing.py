@@ -1,8 +1,8 @@
 """Parsing and validation of the SSMSI departmental and regional CSV files.
 
-The official files are UTF-8 with a BOM, ``;``-separated, every field quoted, decimals written with a
-comma, and codes that must stay strings (``01``, ``2A``, ``971``). A file that breaks any expectation
-raises one :class:`~oasis_mcp.errors.DataFileError` naming the file, the line and the problem:
+The official files are UTF-8 with a BOM, ``;``-separated, every field quoted, decimals written
+with a comma, and codes that must stay strings (``01``, ``2A``, ``971``). A file that breaks any
+expectation raises one :class:`~oasis_mcp.errors.DataFileError` naming the file, the line and the problem:
 nothing is silently turned into NaN or dropped.
 """
 
@@ -91,10 +91,9 @@ def parse_ssmsi_bytes(raw: bytes, name: str, level: FileLevel | None = None) -> 
             f"{';'.join(expected)}",
             line=1,
         )
-    table = _read_table(text, name, header)
-    if table.empty:
+    frame = _read_table(text, name, header, level)
+    if frame.empty:
         raise DataFileError(name, "the file has a header but no data rows", line=1)
-    frame = _typed_frame(table, name, level)
     nomenclature = _check_indicators(frame, name)
     _check_areas(frame, name, level)
     _check_keys(frame, name)
@@ -131,66 +130,71 @@ def _read_header(text: str, name: str) -> list[str]:
     return header
 
 
-def _read_table(text: str, name: str, header: list[str]) -> pd.DataFrame:
+def _read_table(text: str, name: str, header: list[str], level: FileLevel) -> pd.DataFrame:
+    """Fast path: let pandas type the columns. Any failure falls back to reading everything as
+    text, so that the exact line and column of the problem can be reported."""
+    dtypes: dict[str, str] = {col: "object" for col in header}
+    dtypes.update({col: "int64" for col in INTEGER_COLUMNS})
+    dtypes["taux_pour_mille"] = "float64"
     try:
-        table = pd.read_csv(
-            io.StringIO(text),
-            sep=";",
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-        )
+        table = pd.read_csv(io.StringIO(text), sep=";", decimal=",", dtype=dtypes,
+                            keep_default_na=False, na_filter=False)
+    except (ValueError, pd.errors.ParserError):
+        return _typed_frame(_read_text_table(text, name, header), name, level)
+    text_cols = [col for col in header if col not in dtypes or dtypes[col] == "object"]
+    _check_cells(table[text_cols], name, len(header))
+    frame = _frame(table, {c: table[c].to_numpy() for c in INTEGER_COLUMNS},
+                   table["taux_pour_mille"].to_numpy(), level)
+    _check_ranges(frame, name)
+    return frame
+
+
+def _read_text_table(text: str, name: str, header: list[str]) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(io.StringIO(text), sep=";", dtype=object, keep_default_na=False,
+                            na_filter=False)
     except pd.errors.ParserError as exc:
         raise DataFileError(name, f"is not a valid ';'-separated CSV file: {exc}") from None
-    if text.endswith("\n") and len(table) and (table.iloc[-1] == "").all():
-        table = table.iloc[:-1]
+    _check_cells(table, name, len(header))
+    return table
+
+
+def _check_cells(table: pd.DataFrame, name: str, n_fields: int) -> None:
     # Rows with fewer fields than the header come back padded with missing values.
-    short = table.isna().any(axis=1).to_numpy()
+    short = table.isna().to_numpy().any(axis=1)
     if short.any():
         row = int(np.argmax(short))
         raise DataFileError(
             name,
-            f"the row has fewer than the {len(header)} fields of the header "
+            f"the row has fewer than the {n_fields} fields of the header "
             "(file truncated or damaged?)",
             line=row + 2,
         )
-    empty = (table == "").to_numpy()
+    empty = (table.to_numpy() == "")
     if empty.any():
         row, col = np.argwhere(empty)[0]
         raise DataFileError(
             name, f"column '{table.columns[col]}' is empty; every field must have a value",
             line=int(row) + 2,
         )
-    return table
 
 
 def _typed_frame(table: pd.DataFrame, name: str, level: FileLevel) -> pd.DataFrame:
     ints = {col: _to_int(table[col], name, col) for col in INTEGER_COLUMNS}
     rates = _to_decimal(table["taux_pour_mille"], name, "taux_pour_mille")
-    years = ints["annee"]
-    bad_year = (years < MIN_YEAR) | (years > MAX_YEAR)
-    if bad_year.any():
-        row = int(np.argmax(bad_year))
-        raise DataFileError(
-            name, f"year {years[row]} is outside {MIN_YEAR}–{MAX_YEAR}", line=row + 2
-        )
-    for col in ("nombre", "insee_log"):
-        negative = ints[col] < 0
-        if negative.any():
-            row = int(np.argmax(negative))
-            raise DataFileError(name, f"column '{col}' is negative ({ints[col][row]})",
-                                line=row + 2)
-    not_positive = ints["insee_pop"] <= 0
-    if not_positive.any():
-        row = int(np.argmax(not_positive))
-        raise DataFileError(name, "column 'insee_pop' must be a positive population",
-                            line=row + 2)
+    frame = _frame(table, ints, rates, level)
+    _check_ranges(frame, name)
+    return frame
+
+
+def _frame(
+    table: pd.DataFrame, ints: dict[str, np.ndarray], rates: np.ndarray, level: FileLevel
+) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "area": table[CODE_COLUMN[level]].to_numpy(dtype=object),
             "region": table["Code_region"].to_numpy(dtype=object),
-            "year": years,
+            "year": ints["annee"],
             "indicator": table["indicateur"].to_numpy(dtype=object),
             "unit": table["unite_de_compte"].to_numpy(dtype=object),
             "count": ints["nombre"],
@@ -201,6 +205,34 @@ def _typed_frame(table: pd.DataFrame, name: str, level: FileLevel) -> pd.DataFra
             "dwellings_vintage": ints["insee_log_millesime"],
         }
     )
+
+
+def _check_ranges(frame: pd.DataFrame, name: str) -> None:
+    years = frame["year"].to_numpy()
+    bad_year = (years < MIN_YEAR) | (years > MAX_YEAR)
+    if bad_year.any():
+        row = int(np.argmax(bad_year))
+        raise DataFileError(
+            name, f"year {years[row]} is outside {MIN_YEAR}–{MAX_YEAR}", line=row + 2
+        )
+    for col, source in (("count", "nombre"), ("dwellings", "insee_log")):
+        values = frame[col].to_numpy()
+        negative = values < 0
+        if negative.any():
+            row = int(np.argmax(negative))
+            raise DataFileError(name, f"column '{source}' is negative ({values[row]})",
+                                line=row + 2)
+    rates = frame["rate_per_1000"].to_numpy()
+    bad_rate = ~np.isfinite(rates) | (rates < 0)
+    if bad_rate.any():
+        row = int(np.argmax(bad_rate))
+        raise DataFileError(name, f"column 'taux_pour_mille' is not a valid rate ({rates[row]})",
+                            line=row + 2)
+    not_positive = frame["population"].to_numpy() <= 0
+    if not_positive.any():
+        row = int(np.argmax(not_positive))
+        raise DataFileError(name, "column 'insee_pop' must be a positive population",
+                            line=row + 2)
 
 
 def _to_int(column: pd.Series, name: str, col: str) -> np.ndarray:
@@ -231,27 +263,28 @@ def _to_decimal(column: pd.Series, name: str, col: str) -> np.ndarray:
 
 
 def _check_indicators(frame: pd.DataFrame, name: str) -> str:
-    labels = frame["indicator"].to_numpy()
-    units = frame["unit"].to_numpy()
-    first_line: dict[str, int] = {}
-    for label in pd.unique(labels):
-        first_line[label] = int(np.argmax(labels == label)) + 2
-    for label, line in first_line.items():
+    codes, labels = pd.factorize(frame["indicator"].to_numpy())
+    _, first_rows = np.unique(codes, return_index=True)
+    expected_units = []
+    for label, row in zip(labels, first_rows, strict=True):
         info = indicator_by_label(label)
         if info is None:
             raise DataFileError(
-                name, f"unknown indicator '{label}'{_closest_label(label)}", line=line
+                name, f"unknown indicator '{label}'{_closest_label(label)}", line=int(row) + 2
             )
-        wrong_unit = (labels == label) & (units != info.unit)
-        if wrong_unit.any():
-            row = int(np.argmax(wrong_unit))
-            raise DataFileError(
-                name,
-                f"indicator '{label}' has unit '{units[row]}', expected '{info.unit}'",
-                line=row + 2,
-            )
+        expected_units.append(info.unit)
+    units = frame["unit"].to_numpy()
+    wrong_unit = units != np.array(expected_units, dtype=object)[codes]
+    if wrong_unit.any():
+        row = int(np.argmax(wrong_unit))
+        raise DataFileError(
+            name,
+            f"indicator '{labels[codes[row]]}' has unit '{units[row]}', "
+            f"expected '{expected_units[codes[row]]}'",
+            line=row + 2,
+        )
     try:
-        return edition_of_labels(first_line)
+        return edition_of_labels(list(labels))
     except ValueError as exc:
         raise DataFileError(name, f"mixes two indicator nomenclatures: {exc}") from None
 
@@ -281,7 +314,8 @@ def _check_areas(frame: pd.DataFrame, name: str, level: FileLevel) -> None:
                 line=line,
             )
     if level == "department":
-        expected = np.array([known[c].region_code for c in codes], dtype=object)
+        idx, uniques = pd.factorize(codes)
+        expected = np.array([known[c].region_code for c in uniques], dtype=object)[idx]
         wrong = frame["region"].to_numpy() != expected
         if wrong.any():
             row = int(np.argmax(wrong))
