@@ -1,0 +1,967 @@
+"""The offline question planner: a deterministic reading of a French or English question into
+calls of the MCP tools (the tools' real names and argument names).
+
+    >>> [c.name for c in plan("Évolution des cambriolages en Bretagne depuis 2016")]
+    ['get_history']
+
+It recognises intents (history, forecast, ranking, comparison, model quality, lists), areas (names,
+codes and aliases of regions and departments, plus France), indicators (official labels and common
+French and English words), years, ranges and horizons. When it cannot act (no indicator, nothing
+in scope, an ambiguous word), :func:`understand` returns no call and a short message saying what it
+can do, with example questions.
+
+Pure and light: no data is loaded, no I/O; only the static geography and indicator tables are read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+
+from oasis_mcp.text import fold
+
+Language = Literal["fr", "en"]
+Intent = Literal[
+    "history", "forecast", "ranking", "compare", "models", "list_areas", "list_indicators",
+    "help", "clarify", "out_of_scope",
+]
+
+DEFAULT_LAST_YEAR = 2025
+"""Last data year assumed when the caller does not say (the newest edition's)."""
+FIRST_YEAR = 2016
+MAX_HORIZON = 5
+"""Forecasts go at most this many years past the last data year."""
+MAX_AREAS = 6
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call of an MCP tool: the tool's name and its arguments, as sent."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.arguments.items())
+        return f"{self.name}({args})"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the planner made of a question."""
+
+    question: str
+    language: Language
+    intent: Intent
+    calls: list[ToolCall]
+    message: str = ""
+    """Said to the user when there is no call (clarification, out of scope), or as a note."""
+    suggestions: list[str] = field(default_factory=list)
+    """Questions the user may click on next."""
+    measure: str | None = None
+    extremum: Literal["max", "min"] = "max"
+    """For rankings: whether the question is about the highest or the lowest values."""
+    top_n: int | None = None
+    notes: list[str] = field(default_factory=list)
+    """Short remarks to add to the answer (a city read as its department, a capped horizon…)."""
+
+
+def plan(question: str, *, last_year: int = DEFAULT_LAST_YEAR) -> list[ToolCall]:
+    """The tool calls answering ``question`` (empty when out of scope or ambiguous)."""
+    return understand(question, last_year=last_year).calls
+
+
+# ------------------------------------------------------------------------------------------
+# Vocabulary.
+
+FR_WORDS = frozenset({
+    "le", "la", "les", "des", "du", "de", "en", "quelle", "quel", "quels", "quelles", "depuis",
+    "evolution", "liste", "combien", "est", "sont", "dans", "pour", "et", "au", "aux",
+    "prevision", "previsions", "jusqu", "d", "l", "qu", "ou", "plus", "moins", "entre", "annee",
+    "annees", "prochaines", "montre", "donne", "compare", "comparer", "taux", "nombre", "vols",
+    "violences", "cambriolages", "region", "departement", "departements", "regions",
+    "precises", "fiables", "modeles", "sur", "bonjour", "salut", "aide", "merci", "quoi",
+    "comment", "pourquoi"
+})
+EN_WORDS = frozenset({
+    "the", "of", "in", "which", "what", "how", "since", "until", "forecast", "forecasts", "list",
+    "show", "and", "is", "are", "most", "compare", "from", "to", "by", "next", "years", "year",
+    "between", "highest", "lowest", "thefts", "burglaries", "violence", "rate", "number",
+    "accurate", "your", "models", "region", "regions", "department", "departments", "give", "me",
+    "trend", "help", "hello", "hi", "thanks", "please", "why", "who"
+})
+
+# Indicator phrases (folded) -> official label of the 2025 nomenclature. Longest phrase wins.
+INDICATOR_PHRASES: dict[str, tuple[str, ...]] = {
+    "Cambriolages de logement": (
+        "cambriolages de logement", "cambriolage de logement", "cambriolages", "cambriolage",
+        "cambrioleurs", "cambriole", "burglaries", "burglary", "burglars", "home burglaries",
+        "house burglaries", "housebreaking", "house breaking", "break ins", "break in",
+        "breakins", "home invasions",
+    ),
+    "Destructions et dégradations volontaires": (
+        "destructions et degradations volontaires", "destructions et degradations",
+        "degradations volontaires", "degradations", "degradation", "destructions",
+        "vandalisme", "vandalism", "criminal damage", "property damage", "damage to property",
+        "tags et graffitis",
+    ),
+    "Escroqueries et fraudes aux moyens de paiement": (
+        "escroqueries et fraudes aux moyens de paiement", "escroqueries", "escroquerie",
+        "fraudes", "fraude", "arnaques", "arnaque", "fraud", "frauds", "scams", "scam",
+        "swindles", "swindling", "payment fraud", "card fraud", "fraude a la carte",
+    ),
+    "Homicides": ("homicides", "homicide", "meurtres", "meurtre", "murders", "murder", "killings"),
+    "Tentatives d'homicide": (
+        "tentatives d homicide", "tentative d homicide", "tentatives d homicides",
+        "tentatives de meurtre", "tentative de meurtre", "attempted homicides",
+        "attempted homicide", "attempted murders", "attempted murder", "murder attempts",
+    ),
+    "Trafic de stupéfiants": (
+        "trafic de stupefiants", "trafics de stupefiants", "trafic de drogue", "trafic de drogues",
+        "trafics de drogue", "narcotrafic", "deal", "dealers", "drug trafficking",
+        "drugs trafficking", "drug dealing", "drug traffic", "trafficking", "narcotics trafficking",
+    ),
+    "Usage de stupéfiants": (
+        "usage de stupefiants", "usages de stupefiants", "consommation de drogue",
+        "consommation de stupefiants", "stupefiants", "drogues", "drogue", "drug use",
+        "drug offences", "drug offenses", "use of drugs", "drugs", "drug", "narcotics",
+        "cannabis",
+    ),
+    "Usage de stupéfiants (AFD)": (
+        "usage de stupefiants afd", "amende forfaitaire delictuelle", "amendes forfaitaires",
+        "amende forfaitaire", "afd", "drug fines", "fixed fines", "fixed penalty",
+        "on the spot fines",
+    ),
+    "Usage de stupéfiants (hors AFD)": (
+        "usage de stupefiants hors afd", "hors afd", "excluding afd", "excluding fines",
+        "without fines",
+    ),
+    "Violences physiques hors cadre familial": (
+        "violences physiques hors cadre familial", "violences hors cadre familial",
+        "hors cadre familial", "violences physiques", "coups et blessures", "agressions",
+        "agression", "assaults", "assault", "physical violence", "physical assaults",
+        "street violence", "non domestic violence", "violence outside the family",
+    ),
+    "Violences physiques intrafamiliales": (
+        "violences physiques intrafamiliales", "violences intrafamiliales", "intrafamiliales",
+        "violences conjugales", "violences familiales", "violence conjugale",
+        "domestic violence", "domestic abuse", "family violence", "intimate partner violence",
+        "spousal abuse",
+    ),
+    "Violences sexuelles": (
+        "violences sexuelles", "violence sexuelle", "agressions sexuelles", "agression sexuelle",
+        "viols", "viol", "harcelement sexuel", "sexual violence", "sexual violences",
+        "sexual assaults", "sexual assault", "sexual offences", "sexual offenses",
+        "sex offences", "sex crimes", "rapes", "rape",
+    ),
+    "Vols avec armes": (
+        "vols avec armes", "vols avec arme", "vol avec arme", "vols a main armee",
+        "vol a main armee", "braquages", "braquage", "armed robberies", "armed robbery",
+        "armed thefts", "thefts with weapons", "robberies with weapons", "hold ups", "holdups",
+    ),
+    "Vols d'accessoires sur véhicules": (
+        "vols d accessoires sur vehicules", "vols d accessoires", "vol d accessoires",
+        "accessoires", "vehicle accessories", "car accessories", "vehicle parts",
+        "car parts", "accessory thefts", "thefts of accessories",
+    ),
+    "Vols dans les véhicules": (
+        "vols dans les vehicules", "vols dans les voitures", "vol dans les vehicules",
+        "vols dans des vehicules", "vols a la roulotte", "vol a la roulotte",
+        "thefts from vehicles", "theft from vehicles", "thefts from cars", "theft from cars",
+        "car break ins", "vehicle break ins", "thefts from motor vehicles",
+    ),
+    "Vols de véhicule": (
+        "vols de vehicules", "vols de vehicule", "vol de vehicule", "vol de vehicules",
+        "vols de voitures", "vols de voiture", "vol de voiture", "vols d automobiles",
+        "voitures volees", "vehicules voles", "vols de deux roues", "vols de motos",
+        "car thefts", "car theft", "vehicle thefts", "vehicle theft", "thefts of vehicles",
+        "theft of vehicles", "stolen cars", "stolen vehicles", "motor vehicle thefts",
+        "motor vehicle theft", "auto thefts", "auto theft", "carjackings", "car stealing",
+    ),
+    "Vols sans violence contre des personnes": (
+        "vols sans violence contre des personnes", "vols sans violence", "vol sans violence",
+        "vols a la tire", "vol a la tire", "pickpockets", "pickpocket", "pickpocketing",
+        "non violent thefts", "non violent theft", "thefts without violence",
+        "theft without violence", "pickpocketting", "larcenies", "larceny",
+    ),
+    "Vols violents sans arme": (
+        "vols violents sans arme", "vols violents", "vol violent", "vols avec violence",
+        "vols avec violences", "violent thefts", "violent theft", "muggings", "mugging",
+        "robberies without weapons", "violent robberies", "street robberies",
+    ),
+}
+# Equivalent labels in the 2024 nomenclature (when that is the edition served).
+LABELS_2024: dict[str, str] = {
+    "Escroqueries et fraudes aux moyens de paiement": "Escroqueries",
+    "Tentatives d'homicide": "Tentatives d'homicides",
+    "Vols de véhicule": "Vols de véhicules",
+    "Violences physiques hors cadre familial": "Autres coups et blessures volontaires",
+    "Violences physiques intrafamiliales": "Coups et blessures volontaires intrafamiliaux",
+    "Usage de stupéfiants (AFD)": "Usage de stupéfiants",
+    "Usage de stupéfiants (hors AFD)": "Usage de stupéfiants",
+}
+# Words too broad to pick one indicator: the planner asks, offering these.
+_THEFTS = ("Vols de véhicule", "Vols sans violence contre des personnes", "Vols violents sans arme",
+           "Vols avec armes", "Vols dans les véhicules")
+_VEHICLES = ("Vols de véhicule", "Vols dans les véhicules", "Vols d'accessoires sur véhicules")
+AMBIGUOUS_WORDS: dict[str, tuple[str, ...]] = {
+    "vols": _THEFTS,
+    "vol": _THEFTS,
+    "thefts": _THEFTS,
+    "theft": _THEFTS,
+    "robberies": ("Vols violents sans arme", "Vols avec armes"),
+    "robbery": ("Vols violents sans arme", "Vols avec armes"),
+    "violences": ("Violences physiques hors cadre familial", "Violences physiques intrafamiliales",
+                  "Violences sexuelles"),
+    "violence": ("Violences physiques hors cadre familial", "Violences physiques intrafamiliales",
+                 "Violences sexuelles"),
+    "violent crime": ("Violences physiques hors cadre familial", "Vols violents sans arme",
+                      "Vols avec armes", "Violences sexuelles"),
+    "vehicules": _VEHICLES,
+    "vehicles": _VEHICLES,
+    "voitures": _VEHICLES,
+    "cars": _VEHICLES,
+    "delinquance": (),
+    "criminalite": (),
+    "crime": (),
+    "crimes": (),
+    "insecurite": (),
+}
+
+# Short English labels for messages (the catalogue has the official ones).
+LABEL_EN: dict[str, str] = {
+    "Cambriolages de logement": "Residential burglaries",
+    "Destructions et dégradations volontaires": "Criminal damage",
+    "Escroqueries et fraudes aux moyens de paiement": "Fraud and payment fraud",
+    "Homicides": "Homicides",
+    "Tentatives d'homicide": "Attempted homicides",
+    "Trafic de stupéfiants": "Drug trafficking",
+    "Usage de stupéfiants": "Drug use",
+    "Usage de stupéfiants (AFD)": "Drug use (fixed fines)",
+    "Usage de stupéfiants (hors AFD)": "Drug use (excluding fixed fines)",
+    "Violences physiques hors cadre familial": "Physical violence outside the family",
+    "Violences physiques intrafamiliales": "Domestic physical violence",
+    "Violences sexuelles": "Sexual violence",
+    "Vols avec armes": "Armed robberies",
+    "Vols d'accessoires sur véhicules": "Thefts of vehicle accessories",
+    "Vols dans les véhicules": "Thefts from vehicles",
+    "Vols de véhicule": "Vehicle thefts",
+    "Vols sans violence contre des personnes": "Non-violent thefts from persons",
+    "Vols violents sans arme": "Violent thefts without a weapon",
+}
+
+COUNTRY_PHRASES: dict[str, str] = {
+    "france metropolitaine": "FM", "metropolitan france": "FM", "mainland france": "FM",
+    "metropole": "FM", "hexagone": "FM", "france entiere": "FR", "toute la france": "FR",
+    "whole of france": "FR", "all of france": "FR", "national": "FR", "nationale": "FR",
+    "nationally": "FR", "niveau national": "FR", "france": "FR", "french": "FR", "francais": "FR",
+    "pays": "FR", "country": "FR",
+}
+COUNTRY_NAMES = {"FR": "France", "FM": "France métropolitaine"}
+
+# Aliases that are also common words: accepted only after one of these words.
+RISKY_AREA_ALIASES = frozenset({"lot", "cher", "somme", "centre"})
+AREA_CONTEXT_WORDS = frozenset({"le", "la", "l", "du", "de", "des", "en", "dans", "departement",
+                                "department", "the", "of", "in", "and", "et", "vs", "versus",
+                                "region", "compare", "entre", "between", "for", "pour", "a", ""})
+NOT_AREA_AFTER = {"lot": {"of"}, "cher": {"est", "trop", "plus", "moins", "tres", "si"},
+                  "somme": {"en", "de", "des", "du", "d", "totale"},
+                  "centre": {"city", "town", "ville", "le", "au", "of", "de", "du", "d"}}
+
+# Intent vocabularies (folded phrases, matched on word boundaries).
+MODELS_WORDS = (
+    "accurate", "accuracy", "precis", "precises", "precision", "fiable", "fiables", "fiabilite",
+    "reliable", "reliability", "mase", "backtest", "backtests", "backtesting", "metrics",
+    "metriques", "leaderboard", "calibration", "calibrated", "calibre", "how good", "how well",
+    "error", "errors", "erreur", "erreurs", "performance", "performances", "models", "model",
+    "modele", "modeles", "champion", "quality of", "qualite des", "trust",
+)
+FORECAST_WORDS = (
+    "forecast", "forecasts", "forecasting", "predict", "predicts", "prediction", "predictions",
+    "project", "projection", "projections", "projected", "prevision", "previsions", "prevoir",
+    "prevu", "prevue", "prevues", "predire", "prediction", "futur", "future", "avenir", "will",
+    "va t", "vont", "sera", "seront", "evoluer", "next", "prochaines", "prochaine", "prochain",
+    "prochains", "coming", "upcoming", "horizon", "d ici", "outlook", "expected", "attendu",
+)
+RANKING_WORDS = (
+    "quelle region", "quelles regions", "quel departement", "quels departements",
+    "which region", "which regions", "which department", "which departments",
+    "what region", "what department", "classement", "classer", "classe", "ranking", "rank",
+    "ranked", "top", "le plus", "la plus", "les plus", "le moins", "la moins", "les moins",
+    "most", "highest", "lowest", "least", "fewest", "pire", "pires", "worst", "best",
+    "meilleur", "meilleure", "safest", "most dangerous", "plus dangereu", "plus sur",
+    "where is", "where are", "ou y a t il", "ou sont", "ou est", "palmares", "leader",
+    "record", "greatest", "largest", "biggest", "smallest", "plus eleve", "plus elevee",
+    "plus faible", "plus bas", "plus haut", "maximum", "minimum", "by region", "by department",
+    "par region", "par departement", "per region", "per department", "across regions",
+    "across departments", "each region", "each department", "chaque region",
+    "chaque departement", "all regions", "all departments", "toutes les regions",
+    "tous les departements", "selon les regions", "selon les departements", "les regions",
+    "les departements", "the regions", "the departments",
+)
+MIN_WORDS = ("le moins", "la moins", "les moins", "least", "lowest", "fewest", "safest", "best",
+             "meilleur", "meilleure", "plus sur", "plus faible", "plus bas", "smallest", "minimum")
+COMPARE_WORDS = ("compare", "comparer", "compares", "comparing", "comparison", "comparaison",
+                 "comparez", "versus", "vs", "contre", "against", "difference", "differences")
+HISTORY_WORDS = (
+    "evolution", "evolue", "trend", "trends", "tendance", "tendances", "history", "historique",
+    "since", "depuis", "over time", "changed", "change", "changes", "progression", "hausse",
+    "baisse", "increase", "decrease", "rise", "fall", "how many", "combien", "serie", "series",
+    "chiffres", "figures", "statistiques", "statistics", "stats", "donnees", "data", "niveau",
+    "level", "show", "montre", "montrer", "affiche", "graph", "graphique", "chart", "courbe",
+)
+LIST_WORDS = ("liste", "lister", "list", "listing", "enumerate", "quels sont", "quelles sont",
+              "which are", "what are", "show me the", "donne moi les", "all the", "toutes les",
+              "tous les", "available", "disponibles", "noms", "names", "which", "what", "quels",
+              "quelles", "codes")
+INDICATOR_LIST_WORDS = ("indicateurs", "indicateur", "indicators", "indicator",
+                        "categories", "types de", "kinds of", "types of", "infractions suivies",
+                        "what crimes", "which crimes", "quels crimes", "quelles infractions",
+                        "what data", "quelles donnees", "which offences", "what offences",
+                        "what can i ask", "series available")
+HELP_WORDS = ("help", "aide", "aidez", "what can you do", "que sais tu faire",
+              "que peux tu faire", "que pouvez vous faire", "how does this work",
+              "comment ca marche", "bonjour", "hello", "hi", "salut", "hey", "who are you",
+              "qui es tu", "exemples", "examples")
+COUNT_WORDS = ("nombre", "number", "numbers", "count", "counts", "combien", "how many", "total",
+               "volume", "en volume", "absolu", "absolute", "raw")
+RATE_WORDS = ("taux", "rate", "rates", "per capita", "par habitant", "pour 100 000",
+              "per 100 000", "per 100k", "pour 1000", "per 1000", "pour mille", "per thousand",
+              "relative", "rapporte a la population", "proportion")
+REGION_WORDS = ("region", "regions", "regional", "regionale", "regionaux")
+DEPARTMENT_WORDS = ("departement", "departements", "department", "departments", "departmental",
+                    "departemental", "departementale", "dept", "depts", "dep")
+NUMBER_WORDS = {
+    "one": 1, "un": 1, "une": 1, "two": 2, "deux": 2, "three": 3, "trois": 3, "four": 4,
+    "quatre": 4, "five": 5, "cinq": 5, "six": 6, "seven": 7, "sept": 7, "eight": 8, "huit": 8,
+    "nine": 9, "neuf": 9, "ten": 10, "dix": 10,
+}
+_NUM = r"(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")"
+YEAR_RE = re.compile(r"\b(20\d\d)\b")
+RANGE_RES = (
+    re.compile(r"\b(?:entre|between)(?: (?:l annee|les annees|the years|years))? (20\d\d) "
+               r"(?:et|and) (20\d\d)\b"),
+    re.compile(r"\b(?:de|from|du)(?: (?:l annee|the year))? (20\d\d) (?:a|au|to|till|until|"
+               r"through|jusqu a|jusqu en) (20\d\d)\b"),
+    re.compile(r"\b(20\d\d) (?:a|au|to|till|until|through|jusqu a|jusqu en) (20\d\d)\b"),
+    re.compile(r"\b(20\d\d) (20\d\d)\b"),  # 2018-2022 (hyphen folded to a space)
+)
+START_RE = re.compile(r"\b(?:depuis|since|from|a partir de|apres|after|starting|starting in|"
+                      r"starting from|des|de)(?: l annee| l an| the year| year)? (20\d\d)\b")
+END_RE = re.compile(r"\b(?:jusqu en|jusqu a|jusqu au|until|till|to|through|by|d ici|d ici a|"
+                    r"horizon|a l horizon|a l horizon de|avant|before|up to|upto|thru|vers|"
+                    r"around|towards|pour|for|en|in|au|a|of|dans)"
+                    r"(?: l annee| l an| the year| year)? (20\d\d)\b")
+NEXT_RE = re.compile(
+    rf"\b(?:next|coming|following|prochaines|prochains|suivantes|suivants)(?: {_NUM})?"
+    rf" (?:years|year|ans|annees|an)\b|\b{_NUM} (?:prochaines|prochains|next|coming|following|"
+    rf"years ahead|ans a venir|annees a venir|annees suivantes)(?: (?:annees|ans|years))?\b|"
+    rf"\b(?:dans|in|within|sur|over|over the next|for the next|pour les) {_NUM} (?:ans|annees|"
+    rf"years|year)\b"
+)
+LAST_RE = re.compile(
+    rf"\b(?:last|past|previous|dernieres|derniers)(?: {_NUM})? (?:years|ans|annees)\b|"
+    rf"\b{_NUM} (?:dernieres|derniers|last|past) (?:annees|ans|years)\b"
+)
+TOP_RE = re.compile(rf"\b(?:top|les|the) {_NUM}\b")
+CODE_RE = re.compile(r"\b(?:departement|department|dept|dep|le|du|dans le|en|n|no|numero)"
+                     r" (\d{2}|2a|2b|97[1-6])\b")
+PAREN_CODE_RE = re.compile(r"\((\d{2}|2[AaBb]|97[1-6])\)")
+BARE_CODE_RE = re.compile(r"\b(2a|2b|97[1-6])\b")
+
+# Large cities: the data stop at departments, so a city stands for its department (with a note).
+CITIES: dict[str, tuple[str, str]] = {
+    "marseille": ("Marseille", "13"), "lyon": ("Lyon", "69"), "toulouse": ("Toulouse", "31"),
+    "nice": ("Nice", "06"), "nantes": ("Nantes", "44"), "montpellier": ("Montpellier", "34"),
+    "strasbourg": ("Strasbourg", "67"), "bordeaux": ("Bordeaux", "33"), "lille": ("Lille", "59"),
+    "rennes": ("Rennes", "35"), "reims": ("Reims", "51"), "toulon": ("Toulon", "83"),
+    "saint etienne": ("Saint-Étienne", "42"), "le havre": ("Le Havre", "76"),
+    "grenoble": ("Grenoble", "38"), "dijon": ("Dijon", "21"), "angers": ("Angers", "49"),
+    "nimes": ("Nîmes", "30"), "clermont ferrand": ("Clermont-Ferrand", "63"),
+    "brest": ("Brest", "29"), "limoges": ("Limoges", "87"), "amiens": ("Amiens", "80"),
+    "metz": ("Metz", "57"), "perpignan": ("Perpignan", "66"), "orleans": ("Orléans", "45"),
+    "rouen": ("Rouen", "76"), "caen": ("Caen", "14"), "nancy": ("Nancy", "54"),
+    "ajaccio": ("Ajaccio", "2A"), "bastia": ("Bastia", "2B"), "besancon": ("Besançon", "25"),
+}
+
+
+# ------------------------------------------------------------------------------------------
+# Tables from the data layer, built once.
+
+
+@dataclass(frozen=True)
+class _AreaEntry:
+    level: str  # "region" | "department" | "country"
+    code: str
+    name: str
+    region_code: str | None
+
+
+@dataclass(frozen=True)
+class _Tables:
+    areas: dict[tuple[str, str], _AreaEntry]
+    alias_to_areas: dict[str, tuple[tuple[str, str], ...]]
+    area_regex: re.Pattern[str]
+    indicator_regex: re.Pattern[str]
+    phrase_to_label: dict[str, str]
+    ambiguous_regex: re.Pattern[str]
+    departments_by_region: dict[str, tuple[str, ...]]
+
+
+def _level_areas(level: str) -> Iterable[Any]:
+    from oasis_mcp.data import geography
+
+    return geography.areas(level)  # type: ignore[arg-type]
+
+
+def _level_aliases(level: str) -> dict[str, str]:
+    from oasis_mcp.data import geography
+
+    return dict(geography.area_aliases(level))  # type: ignore[arg-type]
+
+
+def _alternation(phrases: Iterable[str]) -> re.Pattern[str]:
+    ordered = sorted(set(phrases), key=lambda p: (-len(p), p))
+    return re.compile(r"(?<![0-9a-z])(?:" + "|".join(re.escape(p) for p in ordered)
+                      + r")(?![0-9a-z])")
+
+
+@lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    areas: dict[tuple[str, str], _AreaEntry] = {}
+    alias_map: dict[str, list[tuple[str, str]]] = {}
+    by_region: dict[str, list[str]] = {}
+    for level in ("region", "department"):
+        for area in _level_areas(level):
+            entry = _AreaEntry(level, area.code, area.name, getattr(area, "region_code", None))
+            areas[(level, area.code)] = entry
+            if level == "department" and entry.region_code:
+                by_region.setdefault(entry.region_code, []).append(area.code)
+            for alias in (area.name, getattr(area, "name_en", None) or ""):
+                folded = fold(alias)
+                if folded and not folded.isdigit():
+                    alias_map.setdefault(folded, []).append((level, area.code))
+        for alias, code in _level_aliases(level).items():
+            folded = fold(alias)
+            if not folded or any(ch.isdigit() for ch in folded) or len(folded) < 3:
+                continue
+            if (level, code) not in areas:
+                continue
+            keys = alias_map.setdefault(folded, [])
+            if (level, code) not in keys:
+                keys.append((level, code))
+    for code, name in COUNTRY_NAMES.items():
+        areas[("country", code)] = _AreaEntry("country", code, name, None)
+    phrase_to_label = _catalog_phrases()
+    phrase_to_label.update(
+        (phrase, label) for label, phrases in INDICATOR_PHRASES.items() for phrase in phrases
+    )
+    return _Tables(
+        areas=areas,
+        alias_to_areas={a: tuple(dict.fromkeys(k)) for a, k in alias_map.items()},
+        area_regex=_alternation(alias_map),
+        indicator_regex=_alternation(phrase_to_label),
+        phrase_to_label=phrase_to_label,
+        ambiguous_regex=_alternation(AMBIGUOUS_WORDS),
+        departments_by_region={r: tuple(sorted(c)) for r, c in by_region.items()},
+    )
+
+
+def _catalog_phrases() -> dict[str, str]:
+    """Slugs, labels and aliases of the newest catalogue (folded) -> official label, except the
+    words the catalogue itself treats as too broad."""
+    try:
+        from oasis_mcp.data import indicators
+
+        entries = indicators.catalog()
+    except Exception:
+        return {}
+    phrases: dict[str, str] = {}
+    for ind in entries:
+        for name in (ind.slug.replace("-", " "), ind.label_fr, ind.label_en, *ind.aliases):
+            folded = fold(name)
+            if folded and folded not in AMBIGUOUS_WORDS:
+                phrases.setdefault(folded, ind.label_fr)
+    return phrases
+
+
+@lru_cache(maxsize=1)
+def _city_regex() -> re.Pattern[str]:
+    return _alternation(CITIES)
+
+
+@lru_cache(maxsize=4)
+def _slugs(nomenclature: str | None) -> dict[str, str]:
+    """Official label -> slug, for the indicators of the nomenclature served."""
+    try:
+        from oasis_mcp.data import indicators
+
+        found = indicators.catalog(nomenclature) if nomenclature else indicators.catalog()
+        return {ind.label_fr: ind.slug for ind in found}
+    except Exception:  # the catalogue is optional for planning: fall back to folded labels
+        return {}
+
+
+def indicator_argument(label: str, nomenclature: str | None = None) -> str:
+    """What to send as a tool's ``indicator`` argument for an official label (its slug)."""
+    slugs = _slugs(nomenclature)
+    if label in slugs:
+        return slugs[label]
+    old = LABELS_2024.get(label)
+    if old and old in slugs:
+        return slugs[old]
+    return fold(label).replace(" ", "-")
+
+
+# ------------------------------------------------------------------------------------------
+# Reading a question.
+
+
+@dataclass
+class _Reading:
+    text: str  # folded, with spaces around
+    language: Language
+    indicators: list[str]
+    ambiguous: list[str]
+    areas: list[_AreaEntry]
+    country: str | None
+    years: list[int]
+    start_year: int | None
+    end_year: int | None
+    target_year: int | None
+    horizon: int | None
+    last_n: int | None
+    top_n: int | None
+    level_word: str | None  # "region" | "department" | None
+    masked: str
+    cities: list[tuple[str, str]]  # (city name, department code) read as their department
+
+
+def _has(text: str, words: Iterable[str]) -> bool:
+    return any(f" {w} " in text for w in words)
+
+
+def _number(token: str | None) -> int | None:
+    if token is None:
+        return None
+    if token.isdigit():
+        return int(token)
+    return NUMBER_WORDS.get(token)
+
+
+def _mask(text: str, start: int, end: int) -> str:
+    return text[:start] + " " * (end - start) + text[end:]
+
+
+def _read(question: str, last_year: int) -> _Reading:
+    tables = _tables()
+    raw = question[:MAX_QUESTION_CHARS]
+    text = f" {fold(raw)} "
+    masked = text
+
+    # Indicators (longest phrase first), then broad words that need a choice.
+    indicators: list[str] = []
+    indicator_spans: list[tuple[int, int]] = []
+    for m in tables.indicator_regex.finditer(text):
+        label = tables.phrase_to_label[m.group(0)]
+        if label not in indicators:
+            indicators.append(label)
+        masked = _mask(masked, m.start(), m.end())
+        indicator_spans.append((m.start(), m.end()))
+    ambiguous: list[str] = []
+    if not indicators:
+        for m in tables.ambiguous_regex.finditer(masked):
+            if m.group(0) not in ambiguous:
+                ambiguous.append(m.group(0))
+
+    # Areas: codes first ("(59)", "département 13"), then names and aliases.
+    found: list[tuple[int, list[tuple[str, str]]]] = []
+    for m in PAREN_CODE_RE.finditer(raw):
+        code = m.group(1).upper()
+        if ("department", code) in tables.areas:
+            found.append((-1, [("department", code)]))
+    for m in CODE_RE.finditer(masked):
+        code = m.group(1).upper()
+        if ("department", code) in tables.areas:
+            found.append((m.start(1), [("department", code)]))
+            masked = _mask(masked, m.start(1), m.end(1))
+    for m in tables.area_regex.finditer(masked):
+        alias = m.group(0)
+        if alias in RISKY_AREA_ALIASES:
+            before = masked[: m.start()].split()
+            after = masked[m.end():].split()
+            prev = before[-1] if before else ""
+            nxt = after[0] if after else ""
+            if prev not in AREA_CONTEXT_WORDS or nxt in NOT_AREA_AFTER.get(alias, ()):
+                continue
+            if (alias == "lot" and prev in ("a", "")) or (alias == "centre" and prev == ""):
+                continue
+        found.append((m.start(), list(tables.alias_to_areas[alias])))
+        masked = _mask(masked, m.start(), m.end())
+    for m in BARE_CODE_RE.finditer(masked):
+        code = m.group(1).upper()
+        if ("department", code) in tables.areas:
+            found.append((m.start(1), [("department", code)]))
+            masked = _mask(masked, m.start(1), m.end(1))
+    cities: list[tuple[str, str]] = []
+    for m in _city_regex().finditer(masked):
+        name, code = CITIES[m.group(0)]
+        if name == "Nice" and "Nice" not in raw:
+            continue
+        found.append((m.start(), [("department", code)]))
+        cities.append((name, code))
+        masked = _mask(masked, m.start(), m.end())
+    country = None
+    for phrase, code in sorted(COUNTRY_PHRASES.items(), key=lambda kv: -len(kv[0])):
+        pos = masked.find(f" {phrase} ")
+        if pos >= 0:
+            country = country or code
+            masked = _mask(masked, pos + 1, pos + 1 + len(phrase))
+
+    level_word = None
+    if _has(masked, DEPARTMENT_WORDS):
+        level_word = "department"
+    elif _has(masked, REGION_WORDS):
+        level_word = "region"
+
+    areas: list[_AreaEntry] = []
+    found.sort(key=lambda item: item[0])
+    for _, keys in found:
+        choice = _pick_level(keys, level_word, found)
+        entry = tables.areas[choice]
+        if entry not in areas:
+            areas.append(entry)
+
+    # Years, ranges, horizons.
+    years = [int(y) for y in YEAR_RE.findall(masked)]
+    start_year = end_year = target_year = None
+    for regex in RANGE_RES:
+        m = regex.search(masked)
+        if m:
+            a, b = sorted((int(m.group(1)), int(m.group(2))))
+            start_year, end_year = a, b
+            break
+    if start_year is None:
+        m = START_RE.search(masked)
+        if m:
+            start_year = int(m.group(1))
+        m = END_RE.search(masked)
+        if m and (start_year is None or int(m.group(1)) != start_year):
+            target_year = int(m.group(1))
+        elif years and start_year is None:
+            target_year = years[-1]
+    horizon = None
+    m = NEXT_RE.search(masked)
+    if m:
+        token = next((g for g in m.groups() if g), None)
+        horizon = _number(token) or (1 if token is None and " year " in m.group(0) + " " else None)
+        if horizon is None:
+            horizon = MAX_HORIZON if token is None else None
+    last_n = None
+    m = LAST_RE.search(masked)
+    if m:
+        last_n = _number(next((g for g in m.groups() if g), None)) or 5
+    top_n = None
+    m = TOP_RE.search(masked)
+    if m:
+        top_n = _number(m.group(1))
+
+    words_for_language = masked
+    for start, end in indicator_spans:  # indicator words tell the language; area names do not
+        words_for_language = words_for_language[:start] + text[start:end] + words_for_language[end:]
+    language = _language(words_for_language, raw)
+    return _Reading(
+        text=text, language=language, indicators=indicators, ambiguous=ambiguous, areas=areas,
+        country=country, years=years, start_year=start_year, end_year=end_year,
+        target_year=target_year, horizon=horizon, last_n=last_n, top_n=top_n,
+        level_word=level_word, masked=masked, cities=cities,
+    )
+
+
+def _pick_level(
+    keys: Sequence[tuple[str, str]], level_word: str | None,
+    found: Sequence[tuple[int, list[tuple[str, str]]]],
+) -> tuple[str, str]:
+    """An alias naming a region and a department (La Réunion, Guyane…): follow the question's
+    level word, else the level of the other areas named, else the region."""
+    if len(keys) == 1:
+        return keys[0]
+    levels = {level for level, _ in keys}
+    if level_word in levels:
+        return next(k for k in keys if k[0] == level_word)
+    others = {k[0][0] for _, k in found if len(k) == 1}
+    for level in ("department", "region"):
+        if others == {level} and level in levels:
+            return next(k for k in keys if k[0] == level)
+    return next((k for k in keys if k[0] == "region"), keys[0])
+
+
+def _language(masked: str, raw: str) -> Language:
+    words = masked.split()
+    fr = sum(w in FR_WORDS for w in words)
+    en = sum(w in EN_WORDS for w in words)
+    if fr == en:
+        if any(ch in raw for ch in "éèêàùçôîœÉ") or re.search(r"\b[dlq]'", raw.lower()):
+            return "fr"
+        return "en"
+    return "fr" if fr > en else "en"
+
+
+# ------------------------------------------------------------------------------------------
+# From a reading to calls.
+
+
+def understand(
+    question: str, *, last_year: int = DEFAULT_LAST_YEAR, nomenclature: str | None = None
+) -> Plan:
+    """Read ``question`` and decide which tools to call. Never raises on text."""
+    if not isinstance(question, str) or not fold(question[:MAX_QUESTION_CHARS]):
+        return _help(question if isinstance(question, str) else "", "en", intent="help")
+    r = _read(question, last_year)
+    t = r.masked
+    ind = [indicator_argument(label, nomenclature) for label in r.indicators]
+    tables = _tables()
+    notes: list[str] = []
+    for city, code in r.cities:
+        dep = tables.areas[("department", code)].name
+        notes.append(_say(
+            r.language,
+            f"{city} est une ville : les données s'arrêtent au département, voici donc les "
+            f"chiffres du département {dep}.",
+            f"{city} is a city; the data stop at departments, so these are the figures of the "
+            f"{dep} department.",
+        ))
+
+    def area_arg(entry: _AreaEntry) -> str:
+        return entry.name
+
+    # Model quality.
+    if _has(t, MODELS_WORDS) and not r.areas and (
+        not r.indicators or _has(t, ("accurate", "accuracy", "fiable", "precis", "precision",
+                                     "reliable", "mase", "backtest", "metrics"))
+    ):
+        level = r.level_word
+        return Plan(question, r.language, "models",
+                    [ToolCall("model_metrics", {"level": level} if level else {})])
+
+    # Lists.
+    if (_has(t, INDICATOR_LIST_WORDS) and not r.areas and not r.indicators) and (
+        _has(t, LIST_WORDS) or len(t.split()) <= 3
+    ):
+        return Plan(question, r.language, "list_indicators", [ToolCall("list_indicators", {})])
+    if not r.indicators and not r.ambiguous and r.level_word and (
+        _has(t, LIST_WORDS) or _has(t, ("in", "en", "of", "d", "de", "du")) or not r.areas
+    ):
+        regions = [a for a in r.areas if a.level == "region"]
+        args: dict[str, Any] = {"level": r.level_word}
+        if r.level_word == "department" and regions:
+            args["region"] = regions[0].name
+        return Plan(question, r.language, "list_areas", [ToolCall("list_regions", args)])
+
+    # Help / greetings / out of scope.
+    if not r.indicators and not r.areas and r.country is None:
+        if r.ambiguous:
+            return _clarify_indicator(question, r)
+        if _has(t, HELP_WORDS):
+            return _help(question, r.language, intent="help")
+        return _help(question, r.language, intent="out_of_scope")
+    if not r.indicators:
+        return _clarify_indicator(question, r)
+
+    measure = "rate_per_100k"
+    if _has(t, COUNT_WORDS) and not _has(t, RATE_WORDS):
+        measure = "count"
+    extremum: Literal["max", "min"] = "min" if _has(t, MIN_WORDS) else "max"
+    level = r.level_word
+    wants_forecast = _has(t, FORECAST_WORDS) or r.horizon is not None or (
+        r.target_year is not None and r.target_year > last_year
+    ) or (r.end_year is not None and r.end_year > last_year)
+    target = r.end_year or r.target_year
+    horizon = r.horizon
+    if horizon is None and target is not None and target > last_year:
+        horizon = target - last_year
+    if horizon is not None and horizon > MAX_HORIZON:
+        notes.append(_say(r.language,
+                          f"Les prévisions s'arrêtent à {last_year + MAX_HORIZON}.",
+                          f"Forecasts stop at {last_year + MAX_HORIZON}."))
+        horizon = MAX_HORIZON
+    if horizon is not None and horizon < 1:
+        horizon = None
+
+    # Ranking: "which region has the most…", "top 5 departments…".
+    is_ranking = _has(t, RANKING_WORDS) and len(r.areas) <= 1 and (
+        len(r.areas) == 0 or (r.areas[0].level == "region" and level == "department")
+    )
+    if is_ranking:
+        rank_level = level or "region"
+        args = {"indicator": ind[0], "level": rank_level}
+        year = _ranking_year(r, last_year)
+        if year is not None:
+            args["year"] = year
+        if r.areas and rank_level == "department":
+            args["areas"] = [tables.areas[("department", c)].name
+                             for c in tables.departments_by_region.get(r.areas[0].code, ())]
+        args["measure"] = measure
+        return Plan(question, r.language, "ranking", [ToolCall("compare_regions", args)],
+                    measure=measure, extremum=extremum, top_n=r.top_n, notes=notes)
+
+    areas = r.areas[:MAX_AREAS]
+    if not areas:
+        code = r.country or "FR"
+        areas = [tables.areas[("country", code)]]
+
+    # Comparison of several named areas.
+    if len(areas) >= 2 or (_has(t, COMPARE_WORDS) and len(areas) >= 2):
+        calls: list[ToolCall] = []
+        levels = {a.level for a in areas}
+        if len(levels) == 1 and not wants_forecast:
+            args = {"indicator": ind[0], "level": areas[0].level,
+                    "areas": [area_arg(a) for a in areas]}
+            year = _ranking_year(r, last_year)
+            if year is not None:
+                args["year"] = year
+            args["measure"] = measure
+            calls.append(ToolCall("compare_regions", args))
+        for a in areas:
+            calls.append(ToolCall(
+                "get_history", _history_args(a, ind[0], r, last_year, single_year=False)
+            ))
+            if wants_forecast:
+                calls.append(ToolCall("forecast", _forecast_args(a, ind[0], horizon)))
+        return Plan(question, r.language, "compare", calls, measure=measure, notes=notes)
+
+    # One area: forecast or history, for each indicator named (up to three).
+    area = areas[0]
+    calls = []
+    for slug in ind[:3]:
+        if wants_forecast:
+            calls.append(ToolCall("get_history", _history_args(area, slug, r, last_year)))
+            calls.append(ToolCall("forecast", _forecast_args(area, slug, horizon)))
+        else:
+            calls.append(ToolCall("get_history", _history_args(area, slug, r, last_year)))
+    intent: Intent = "forecast" if wants_forecast else "history"
+    return Plan(question, r.language, intent, calls, measure=measure, notes=notes)
+
+
+def _ranking_year(r: _Reading, last_year: int) -> int | None:
+    year = r.target_year or r.end_year or (r.years[-1] if r.years else None)
+    if year is None and r.horizon:
+        year = last_year + min(r.horizon, MAX_HORIZON)
+    if year is not None:
+        year = max(FIRST_YEAR, min(year, last_year + MAX_HORIZON))
+    return year
+
+
+def _history_args(
+    area: _AreaEntry, indicator: str, r: _Reading, last_year: int, *, single_year: bool = True
+) -> dict[str, Any]:
+    args: dict[str, Any] = {"area": area.name, "indicator": indicator, "level": area.level}
+    start, end = r.start_year, r.end_year
+    if start is None and r.last_n:
+        start = last_year - r.last_n + 1
+    if (single_year and start is None and end is None and r.target_year is not None
+            and r.target_year <= last_year):
+        # "en 2022": that year alone, unless the question is about a trend since then.
+        start = end = r.target_year
+    if start is not None:
+        args["start_year"] = max(FIRST_YEAR, min(start, last_year))
+    if end is not None and end <= last_year:
+        args["end_year"] = max(end, args.get("start_year", FIRST_YEAR))
+    return args
+
+
+def _forecast_args(area: _AreaEntry, indicator: str, horizon: int | None) -> dict[str, Any]:
+    args: dict[str, Any] = {"area": area.name, "indicator": indicator, "level": area.level}
+    if horizon is not None:
+        args["horizon"] = horizon
+    return args
+
+
+def _say(language: Language, fr: str, en: str) -> str:
+    return fr if language == "fr" else en
+
+
+EXAMPLES = {
+    "fr": [
+        "Évolution des cambriolages en Bretagne depuis 2016",
+        "Prévision des violences sexuelles en Île-de-France jusqu'en 2030",
+        "Quelle région a le plus de vols de véhicules en 2025 ?",
+        "Liste des départements d'Occitanie",
+        "Quelle est la précision de vos prévisions ?",
+    ],
+    "en": [
+        "Burglaries in Brittany since 2016",
+        "Forecast sexual violence in Île-de-France until 2030",
+        "Which region has the most car thefts in 2025?",
+        "Compare drug trafficking in the Nord and the Bouches-du-Rhône",
+        "How accurate are your forecasts?",
+    ],
+}
+
+
+def _help(question: str, language: Language, *, intent: Intent) -> Plan:
+    if intent == "help":
+        message = _say(
+            language,
+            "Je réponds sur la délinquance enregistrée par la police et la gendarmerie (SSMSI, "
+            "2016 à aujourd'hui) : historique d'un indicateur dans une région ou un département, "
+            "prévisions jusqu'en 2030 avec intervalles, classements et comparaisons, qualité des "
+            "modèles, listes des régions, départements et indicateurs.",
+            "I answer questions on crime recorded by the French police and gendarmerie (SSMSI, "
+            "2016 to date): the history of an indicator in a region or department, forecasts to "
+            "2030 with intervals, rankings and comparisons, model quality, and lists of regions, "
+            "departments and indicators.",
+        )
+    else:
+        message = _say(
+            language,
+            "Je n'ai pas compris la question ou elle sort de mon domaine : je ne connais que les "
+            "statistiques de délinquance enregistrée (SSMSI) par région et département. "
+            "Par exemple :",
+            "I could not match this question to what I know: recorded-crime statistics (SSMSI) "
+            "for French regions and departments. For example:",
+        )
+    return Plan(question, language, intent, [], message=message,
+                suggestions=list(EXAMPLES[language]))
+
+
+def _clarify_indicator(question: str, r: _Reading) -> Plan:
+    options: Sequence[str] = ()
+    for word in r.ambiguous:
+        options = AMBIGUOUS_WORDS.get(word, ()) or options
+    if not options:
+        options = ("Cambriolages de logement", "Vols de véhicule", "Violences sexuelles",
+                   "Violences physiques intrafamiliales", "Trafic de stupéfiants",
+                   "Escroqueries et fraudes aux moyens de paiement")
+    where = r.areas[0].name if r.areas else ("France" if r.country else None)
+    if r.language == "fr":
+        names = list(options)
+        what = f"« {r.ambiguous[0]} »" if r.ambiguous else "l'indicateur"
+        message = (
+            f"Précisez {what} : il n'y a pas d'indicateur global de la délinquance, mais 18 séries "
+            f"distinctes. Par exemple : {', '.join(names[:6])}."
+            if not r.ambiguous or r.ambiguous[0] in ("delinquance", "criminalite", "crime",
+                                                     "crimes", "insecurite")
+            else f"« {r.ambiguous[0]} » couvre plusieurs indicateurs : {', '.join(names)}. "
+            "Lequel voulez-vous ?"
+        )
+        suggestions = [f"Évolution des {n.lower()}" + (f" en {where}" if where else "")
+                       for n in names[:4]]
+    else:
+        names = [LABEL_EN.get(o, o) for o in options]
+        generic = not r.ambiguous or r.ambiguous[0] in ("delinquance", "criminalite", "crime",
+                                                        "crimes", "insecurite")
+        message = (
+            "Which indicator? There is no single total for crime, but 18 separate series, "
+            f"for example: {', '.join(names[:6])}."
+            if generic
+            else f"'{r.ambiguous[0]}' covers several indicators: {', '.join(names)}. "
+            "Which one do you mean?"
+        )
+        suggestions = [f"{n} in {where} since 2016" if where else f"{n} in France since 2016"
+                       for n in names[:4]]
+    return Plan(question, r.language, "clarify", [], message=message, suggestions=suggestions)

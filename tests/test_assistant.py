@@ -1,0 +1,500 @@
+"""The offline planner: expected tool calls for French and English questions, clarifications,
+and robustness (hypothesis: plan() never raises and stays fast on arbitrary text)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from oasis_mcp.assistant import MAX_HORIZON, Plan, ToolCall, plan, understand
+
+Call = tuple[str, dict[str, object]]
+
+
+def H(area: str, indicator: str, level: str, **kw: object) -> Call:
+    return ("get_history", {"area": area, "indicator": indicator, "level": level, **kw})
+
+
+def F(area: str, indicator: str, level: str, **kw: object) -> Call:
+    return ("forecast", {"area": area, "indicator": indicator, "level": level, **kw})
+
+
+def C(indicator: str, level: str, **kw: object) -> Call:
+    return ("compare_regions", {"indicator": indicator, "level": level, **kw})
+
+
+def M(**kw: object) -> Call:
+    return ("model_metrics", dict(kw))
+
+
+def L(**kw: object) -> Call:
+    return ("list_regions", dict(kw))
+
+
+def I() -> Call:  # noqa: E743
+    return ("list_indicators", {})
+
+
+RATE = "rate_per_100k"
+OCCITANIE = [
+    "Ariège",
+    "Aude",
+    "Aveyron",
+    "Gard",
+    "Haute-Garonne",
+    "Gers",
+    "Hérault",
+    "Lot",
+    "Lozère",
+    "Hautes-Pyrénées",
+    "Pyrénées-Orientales",
+    "Tarn",
+    "Tarn-et-Garonne",
+]
+PACA = "Provence-Alpes-Côte d'Azur"
+
+# (question, expected calls): tool names and arguments exactly as sent to the MCP tools.
+CASES: list[tuple[str, list[Call]]] = [
+    (
+        "Évolution des cambriolages en Bretagne depuis 2016",
+        [H("Bretagne", "burglary", "region", start_year=2016)],
+    ),
+    (
+        "Forecast sexual violence in Île-de-France until 2030",
+        [
+            H("Île-de-France", "sexual-violence", "region"),
+            F("Île-de-France", "sexual-violence", "region", horizon=5),
+        ],
+    ),
+    (
+        "Quelle région a le plus de vols de véhicules en 2025 ?",
+        [C("vehicle-theft", "region", year=2025, measure=RATE)],
+    ),
+    (
+        "Compare drug trafficking in the Nord and the Bouches-du-Rhône",
+        [
+            C("drug-trafficking", "department", areas=["Nord", "Bouches-du-Rhône"], measure=RATE),
+            H("Nord", "drug-trafficking", "department"),
+            H("Bouches-du-Rhône", "drug-trafficking", "department"),
+        ],
+    ),
+    ("How accurate are your forecasts?", [M()]),
+    ("Liste des départements d'Occitanie", [L(level="department", region="Occitanie")]),
+    ("Burglaries in Brittany since 2016", [H("Bretagne", "burglary", "region", start_year=2016)]),
+    (
+        "Cambriolages dans le Nord entre 2018 et 2022",
+        [H("Nord", "burglary", "department", start_year=2018, end_year=2022)],
+    ),
+    ("Évolution des homicides en Corse", [H("Corse", "homicide", "region")]),
+    (
+        "Car thefts in Paris over the last 5 years",
+        [H("Paris", "vehicle-theft", "department", start_year=2021)],
+    ),
+    ("Vols de voitures dans le 93", [H("Seine-Saint-Denis", "vehicle-theft", "department")]),
+    (
+        "Prévision des cambriolages en Gironde pour les 3 prochaines années",
+        [H("Gironde", "burglary", "department"), F("Gironde", "burglary", "department", horizon=3)],
+    ),
+    (
+        "Forecast burglaries in Brittany for the next three years",
+        [H("Bretagne", "burglary", "region"), F("Bretagne", "burglary", "region", horizon=3)],
+    ),
+    (
+        "Violences intrafamiliales en Guyane d'ici 2028",
+        [
+            H("Guyane", "domestic-physical-violence", "region"),
+            F("Guyane", "domestic-physical-violence", "region", horizon=3),
+        ],
+    ),
+    (
+        "Top 5 departments for burglaries in 2024",
+        [C("burglary", "department", year=2024, measure=RATE)],
+    ),
+    (
+        "Quel département a le moins de vols avec armes ?",
+        [C("armed-robbery", "department", measure=RATE)],
+    ),
+    (
+        "Which department has the highest rate of domestic violence?",
+        [C("domestic-physical-violence", "department", measure=RATE)],
+    ),
+    ("Liste des régions", [L(level="region")]),
+    ("List the departments in Brittany", [L(level="department", region="Bretagne")]),
+    ("Quels indicateurs sont disponibles ?", [I()]),
+    ("What indicators do you have?", [I()]),
+    (
+        "Escroqueries à Paris en 2022",
+        [H("Paris", "fraud", "department", start_year=2022, end_year=2022)],
+    ),
+    ("drugs in the Lot", [H("Lot", "drug-use", "department")]),
+    ("There are a lot of burglaries in Normandy", [H("Normandie", "burglary", "region")]),
+    (
+        "Vols violents en Seine-Saint-Denis depuis 2019",
+        [H("Seine-Saint-Denis", "violent-theft-unarmed", "department", start_year=2019)],
+    ),
+    (
+        "Compare burglaries in Brittany and Normandy",
+        [
+            C("burglary", "region", areas=["Bretagne", "Normandie"], measure=RATE),
+            H("Bretagne", "burglary", "region"),
+            H("Normandie", "burglary", "region"),
+        ],
+    ),
+    (
+        "Cambriolages en Bretagne, Normandie et Pays de la Loire",
+        [
+            C(
+                "burglary",
+                "region",
+                areas=["Bretagne", "Normandie", "Pays de la Loire"],
+                measure=RATE,
+            ),
+            H("Bretagne", "burglary", "region"),
+            H("Normandie", "burglary", "region"),
+            H("Pays de la Loire", "burglary", "region"),
+        ],
+    ),
+    (
+        "Quel département d'Occitanie a le plus de cambriolages ?",
+        [C("burglary", "department", areas=OCCITANIE, measure=RATE)],
+    ),
+    ("Model accuracy for departments", [M(level="department")]),
+    ("Les modèles sont-ils fiables ?", [M()]),
+    ("Fraud in France since 2020", [H("France", "fraud", "country", start_year=2020)]),
+    ("Homicides en France métropolitaine", [H("France métropolitaine", "homicide", "country")]),
+    ("Sexual violence in La Réunion", [H("La Réunion", "sexual-violence", "region")]),
+    ("Cambriolages dans le département de La Réunion", [H("La Réunion", "burglary", "department")]),
+    (
+        "Nombre de cambriolages en Bretagne en 2023",
+        [H("Bretagne", "burglary", "region", start_year=2023, end_year=2023)],
+    ),
+    (
+        "Prévisions des vols de véhicules en Provence-Alpes-Côte d'Azur en 2027",
+        [H(PACA, "vehicle-theft", "region"), F(PACA, "vehicle-theft", "region", horizon=2)],
+    ),
+    (
+        "Which region will have the most burglaries in 2028?",
+        [C("burglary", "region", year=2028, measure=RATE)],
+    ),
+    (
+        "Drug use in Hauts-de-France 2016-2020",
+        [H("Hauts-de-France", "drug-use", "region", start_year=2016, end_year=2020)],
+    ),
+    ("Attempted murders in Corsica", [H("Corse", "attempted-homicide", "region")]),
+    ("Usage de stupéfiants (AFD) en Île-de-France", [H("Île-de-France", "drug-use-afd", "region")]),
+    ("pickpocketing in Paris", [H("Paris", "theft-without-violence", "department")]),
+    ("vandalisme en Gironde", [H("Gironde", "vandalism", "department")]),
+    (
+        "Tentatives d'homicide dans les Bouches-du-Rhône (13)",
+        [H("Bouches-du-Rhône", "attempted-homicide", "department")],
+    ),
+    ("cambriolages 2A", [H("Corse-du-Sud", "burglary", "department")]),
+    ("cambriolages département 59", [H("Nord", "burglary", "department")]),
+    (
+        "Prévisions cambriolages Bretagne 2030",
+        [H("Bretagne", "burglary", "region"), F("Bretagne", "burglary", "region", horizon=5)],
+    ),
+    (
+        "Quelle sera l'évolution des violences sexuelles en Occitanie ?",
+        [H("Occitanie", "sexual-violence", "region"), F("Occitanie", "sexual-violence", "region")],
+    ),
+    (
+        "Predict homicides in Guadeloupe up to 2029",
+        [H("Guadeloupe", "homicide", "region"), F("Guadeloupe", "homicide", "region", horizon=4)],
+    ),
+    (
+        "Projection des escroqueries en France jusqu'en 2028",
+        [H("France", "fraud", "country"), F("France", "fraud", "country", horizon=3)],
+    ),
+    (
+        "Classement des régions pour les violences intrafamiliales",
+        [C("domestic-physical-violence", "region", measure=RATE)],
+    ),
+    (
+        "Ranking of departments by drug trafficking in 2027",
+        [C("drug-trafficking", "department", year=2027, measure=RATE)],
+    ),
+    ("Where is burglary the lowest?", [C("burglary", "region", measure=RATE)]),
+    (
+        "Compare la Bretagne et la Normandie pour les cambriolages en 2024",
+        [
+            C("burglary", "region", areas=["Bretagne", "Normandie"], year=2024, measure=RATE),
+            H("Bretagne", "burglary", "region"),
+            H("Normandie", "burglary", "region"),
+        ],
+    ),
+    (
+        "Paris vs Marseille car thefts",
+        [
+            C("vehicle-theft", "department", areas=["Paris", "Bouches-du-Rhône"], measure=RATE),
+            H("Paris", "vehicle-theft", "department"),
+            H("Bouches-du-Rhône", "vehicle-theft", "department"),
+        ],
+    ),
+    (
+        "Burglaries: Nord versus Pas-de-Calais",
+        [
+            C("burglary", "department", areas=["Nord", "Pas-de-Calais"], measure=RATE),
+            H("Nord", "burglary", "department"),
+            H("Pas-de-Calais", "burglary", "department"),
+        ],
+    ),
+    (
+        "Compare domestic violence in Gironde and Haute-Garonne until 2030",
+        [
+            H("Gironde", "domestic-physical-violence", "department"),
+            F("Gironde", "domestic-physical-violence", "department", horizon=5),
+            H("Haute-Garonne", "domestic-physical-violence", "department"),
+            F("Haute-Garonne", "domestic-physical-violence", "department", horizon=5),
+        ],
+    ),
+    ("Quels sont les départements de Bretagne ?", [L(level="department", region="Bretagne")]),
+    ("Which regions are there?", [L(level="region")]),
+    ("Show me all departments in Île-de-France", [L(level="department", region="Île-de-France")]),
+    ("departments of PACA", [L(level="department", region=PACA)]),
+    ("What crimes can I ask about?", [I()]),
+    ("Quelle est la fiabilité des modèles au niveau départemental ?", [M(level="department")]),
+    ("What is the backtest error of the region models?", [M(level="region")]),
+    (
+        "Combien de vols de véhicules dans le Rhône en 2024 ?",
+        [H("Rhône", "vehicle-theft", "department", start_year=2024, end_year=2024)],
+    ),
+    (
+        "How many homicides in Seine-Saint-Denis in 2023?",
+        [H("Seine-Saint-Denis", "homicide", "department", start_year=2023, end_year=2023)],
+    ),
+    (
+        "Évolution du trafic de stupéfiants à Paris depuis 2016",
+        [H("Paris", "drug-trafficking", "department", start_year=2016)],
+    ),
+    (
+        "Tendance des dégradations en Auvergne-Rhône-Alpes",
+        [H("Auvergne-Rhône-Alpes", "vandalism", "region")],
+    ),
+    (
+        "Sexual violence in Brittany from 2017 to 2021",
+        [H("Bretagne", "sexual-violence", "region", start_year=2017, end_year=2021)],
+    ),
+    ("domestic violence in French Guiana", [H("Guyane", "domestic-physical-violence", "region")]),
+    ("drug use in Mayotte since 2020", [H("Mayotte", "drug-use", "region", start_year=2020)]),
+    ("Cambriolages en IDF", [H("Île-de-France", "burglary", "region")]),
+    (
+        "vols de véhicules en PACA depuis 2019",
+        [H(PACA, "vehicle-theft", "region", start_year=2019)],
+    ),
+    (
+        "Vols violents à Marseille depuis 2020",
+        [H("Bouches-du-Rhône", "violent-theft-unarmed", "department", start_year=2020)],
+    ),
+    (
+        "Number of burglaries by region in 2023",
+        [C("burglary", "region", year=2023, measure="count")],
+    ),
+    (
+        "Vols dans les véhicules dans le Var en 2030",
+        [
+            H("Var", "theft-from-vehicle", "department"),
+            F("Var", "theft-from-vehicle", "department", horizon=5),
+        ],
+    ),
+    ("Thefts from cars in Lyon", [H("Rhône", "theft-from-vehicle", "department")]),
+    ("Armed robberies in Guadeloupe", [H("Guadeloupe", "armed-robbery", "region")]),
+    (
+        "Violences sexuelles : quelles régions sont les plus touchées en 2026 ?",
+        [C("sexual-violence", "region", year=2026, measure=RATE)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("question", "expected"), CASES, ids=[q[:60] for q, _ in CASES])
+def test_plan(question: str, expected: list[Call]) -> None:
+    calls = plan(question)
+    assert all(isinstance(c, ToolCall) for c in calls)
+    assert [(c.name, c.arguments) for c in calls] == expected
+
+
+def test_enough_questions_in_both_languages() -> None:
+    languages = [understand(q).language for q, _ in CASES]
+    assert len(CASES) >= 60
+    assert languages.count("fr") >= 25 and languages.count("en") >= 25
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Évolution des cambriolages en Bretagne depuis 2016", "fr"),
+        ("Compare drug trafficking in the Nord and the Bouches-du-Rhône", "en"),
+        ("Paris vs Marseille car thefts", "en"),
+        ("Liste des départements d'Occitanie", "fr"),
+        ("How accurate are your forecasts?", "en"),
+        ("Bonjour", "fr"),
+        ("hello", "en"),
+    ],
+)
+def test_language(question: str, language: str) -> None:
+    assert understand(question).language == language
+
+
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [
+        ("Quel temps fera-t-il demain ?", "out_of_scope"),
+        ("Who won the world cup?", "out_of_scope"),
+        ("asdkjh qwe", "out_of_scope"),
+        ("", "help"),
+        ("   ?!", "help"),
+        ("Bonjour", "help"),
+        ("What can you do?", "help"),
+        ("Délinquance en Bretagne", "clarify"),
+        ("Quelle région a le plus de délinquance ?", "clarify"),
+        ("Violence in Marseille", "clarify"),
+        ("Thefts in Paris", "clarify"),
+        ("vols dans le Cher", "clarify"),
+        ("What is the population of Bretagne?", "clarify"),
+        ("c'est cher la vie", "out_of_scope"),
+    ],
+)
+def test_no_call_but_a_helpful_message(question: str, intent: str) -> None:
+    result = understand(question)
+    assert result.calls == []
+    assert result.intent == intent
+    assert len(result.message) > 40
+    assert result.suggestions, "offers questions it can answer"
+
+
+def test_suggestions_are_answerable() -> None:
+    for question in ("asdkjh", "bonjour", "Thefts in Paris", "Délinquance en Bretagne"):
+        for suggestion in understand(question).suggestions:
+            assert plan(suggestion), suggestion
+
+
+def test_ambiguous_word_lists_the_candidates() -> None:
+    result = understand("Thefts in Paris")
+    assert "Vehicle thefts" in result.message
+    assert "Paris" in result.suggestions[0]
+
+
+def test_city_is_read_as_its_department_with_a_note() -> None:
+    result = understand("Vols violents à Marseille depuis 2020")
+    assert result.calls[0].arguments["area"] == "Bouches-du-Rhône"
+    assert any("Marseille" in note for note in result.notes)
+
+
+def test_horizon_is_capped_with_a_note() -> None:
+    result = understand("Forecast burglaries in Brittany until 2040")
+    assert result.calls[-1].arguments["horizon"] == MAX_HORIZON
+    assert result.notes
+
+
+def test_last_year_moves_horizons() -> None:
+    calls = plan("Forecast burglaries in Brittany until 2030", last_year=2024)
+    assert calls[-1].arguments["horizon"] == 6 or calls[-1].arguments["horizon"] == MAX_HORIZON
+    calls = plan("Forecast burglaries in Brittany until 2028", last_year=2024)
+    assert calls[-1].arguments["horizon"] == 4
+
+
+def test_ranking_direction_and_top_n() -> None:
+    low = understand("Quel département a le moins de vols avec armes ?")
+    assert (low.intent, low.extremum) == ("ranking", "min")
+    top = understand("Top 5 departments for burglaries in 2024")
+    assert (top.extremum, top.top_n) == ("max", 5)
+
+
+def test_plan_result_is_a_plan() -> None:
+    assert isinstance(understand("Cambriolages en Bretagne"), Plan)
+
+
+def test_deterministic() -> None:
+    question = "Compare drug trafficking in the Nord and the Bouches-du-Rhône"
+    assert plan(question) == plan(question)
+
+
+def test_fast() -> None:
+    plan("warm up")
+    started = time.perf_counter()
+    for question, _ in CASES:
+        plan(question)
+    per_question_ms = (time.perf_counter() - started) * 1000 / len(CASES)
+    assert per_question_ms < 5, per_question_ms
+
+
+def test_very_long_text_is_fine() -> None:
+    started = time.perf_counter()
+    result = understand("cambriolages en Bretagne " * 5000)
+    assert time.perf_counter() - started < 1
+    assert result.calls
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_never_raises_on_any_text(text: str) -> None:
+    result = understand(text)
+    assert isinstance(result.calls, list)
+    assert result.calls or result.message
+
+
+WORDS = [
+    "cambriolages",
+    "burglaries",
+    "Bretagne",
+    "Nord",
+    "2030",
+    "depuis",
+    "since",
+    "compare",
+    "et",
+    "and",
+    "top",
+    "5",
+    "Lot",
+    "a",
+    "lot",
+    "of",
+    "(13)",
+    "2A",
+    "Marseille",
+    "vols",
+    "prévision",
+    "forecast",
+    "region",
+    "départements",
+    "liste",
+    "accurate",
+    "next",
+    "3",
+    "years",
+    "d'ici",
+    "entre",
+    "2018",
+    "2022",
+    "Paris",
+    "vs",
+    "violences",
+    "sexuelles",
+    "drugs",
+    "?",
+    "le",
+    "la",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=12))
+def test_never_raises_on_word_salad(words: list[str]) -> None:
+    result = understand(" ".join(words))
+    for call in result.calls:
+        assert call.name in {
+            "get_history",
+            "forecast",
+            "compare_regions",
+            "model_metrics",
+            "list_regions",
+            "list_indicators",
+        }
+        horizon = call.arguments.get("horizon")
+        assert horizon is None or 1 <= horizon <= MAX_HORIZON
+        year = call.arguments.get("year")
+        assert year is None or 2016 <= year <= 2025 + MAX_HORIZON
