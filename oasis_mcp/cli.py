@@ -73,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `oasis-mcp data info | head`
+        sys.stderr.close()
+        return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -4,9 +4,9 @@ level, built from one edition's files.
 Regions come from the official regional file of the same edition when it is present; otherwise they
 are aggregated from the departments and marked ``derived``. Country figures (``FR``: all 101
 departments, ``FM``: the 96 metropolitan ones) are always aggregated. Aggregates of the
-"Mis en cause" indicators are upper bounds (a person implicated in several departments is counted once by the
-SSMSI at the higher level) and are marked ``upper_bound``. Rates of aggregates are recomputed from
-summed counts and summed denominators.
+"Mis en cause" indicators are upper bounds (a person implicated in several departments is
+counted once by the SSMSI at the higher level) and are marked ``upper_bound``. Rates of
+aggregates are recomputed from summed counts and summed denominators.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The official files are UTF-8 with a BOM, ``;``-separated, every field quoted, decimals written
 with a comma, and codes that must stay strings (``01``, ``2A``, ``971``). A file that breaks any
-expectation raises one :class:`~oasis_mcp.errors.DataFileError` naming the file, the line and the problem:
-nothing is silently turned into NaN or dropped.
+expectation raises one :class:`~oasis_mcp.errors.DataFileError` naming the file, the line and
+the problem: nothing is silently turned into NaN or dropped.
 """
 
 from __future__ import annotations
