@@ -136,10 +136,17 @@ def _read_table(text: str, name: str, header: list[str], level: FileLevel) -> pd
     dtypes: dict[str, str] = {col: "object" for col in header}
     dtypes.update({col: "int64" for col in INTEGER_COLUMNS})
     dtypes["taux_pour_mille"] = "float64"
+    # pandas silently skips blank lines and lets a quoted field span lines: either would shift the
+    # reported line numbers, so such files (and files not ending with a newline, maybe truncated)
+    # take the slow path, which checks the structure line by line.
+    if not text.endswith("\n") or "\n\n" in text or "\n\r\n" in text:
+        return _typed_frame(_read_text_table(text, name, header), name, level)
     try:
         table = pd.read_csv(io.StringIO(text), sep=";", decimal=",", dtype=dtypes,
                             keep_default_na=False, na_filter=False)
     except (ValueError, pd.errors.ParserError):
+        return _typed_frame(_read_text_table(text, name, header), name, level)
+    if len(table) != text.count("\n") - 1:
         return _typed_frame(_read_text_table(text, name, header), name, level)
     text_cols = [col for col in header if col not in dtypes or dtypes[col] == "object"]
     _check_cells(table[text_cols], name, len(header))
@@ -150,6 +157,7 @@ def _read_table(text: str, name: str, header: list[str], level: FileLevel) -> pd
 
 
 def _read_text_table(text: str, name: str, header: list[str]) -> pd.DataFrame:
+    _check_structure(text, name, len(header))
     try:
         table = pd.read_csv(io.StringIO(text), sep=";", dtype=object, keep_default_na=False,
                             na_filter=False)
@@ -157,6 +165,40 @@ def _read_text_table(text: str, name: str, header: list[str]) -> pd.DataFrame:
         raise DataFileError(name, f"is not a valid ';'-separated CSV file: {exc}") from None
     _check_cells(table, name, len(header))
     return table
+
+
+def _check_structure(text: str, name: str, n_fields: int) -> None:
+    """One record per line, each with the header's number of fields, no blank line, and no quoted
+    field left open at the end of the file (a download cut mid-row)."""
+    reader = csv.reader(io.StringIO(text), delimiter=";", strict=True)
+    line = 0
+    last_line = None if text.endswith("\n") else text.count("\n") + 1
+    try:
+        for fields in reader:
+            start, line = line + 1, reader.line_num
+            last = line == last_line
+            if line != start:
+                raise DataFileError(name, "a quoted field spans several lines", line=start)
+            if not fields:
+                raise DataFileError(name, "empty line; every line must be a data row",
+                                    line=line)
+            if len(fields) != n_fields:
+                detail = "the file is truncated" if last else "file truncated or damaged?"
+                if len(fields) > n_fields:
+                    detail = "a stray ';' or quote?"
+                raise DataFileError(
+                    name,
+                    f"the row has {len(fields)} fields, the header has {n_fields} ({detail})",
+                    line=line,
+                )
+    except csv.Error as exc:
+        line = reader.line_num
+        if str(exc).startswith("unexpected end of data"):
+            raise DataFileError(
+                name, "the file ends inside a quoted field: it is truncated (download it again)",
+                line=line,
+            ) from None
+        raise DataFileError(name, f"malformed CSV ({exc})", line=line) from None
 
 
 def _check_cells(table: pd.DataFrame, name: str, n_fields: int) -> None:
