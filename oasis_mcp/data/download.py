@@ -1,0 +1,771 @@
+"""``oasis-mcp data update``: download the newest SSMSI edition, validate it, install it atomically.
+
+Steps (all under a lock file, ``.oasis-update.lock``, so two updates never interleave):
+
+1. Ask the data.gouv.fr API (``OASIS_DATAGOUV_API`` or ``api_url`` overrides the URL) for the
+   dataset's resources and pick the newest edition's departmental and regional CSV files by their
+   official names. If the API is unreachable or answers garbage, use pinned URLs of the 2025 edition
+   (``OASIS_DATAGOUV_FALLBACK_URLS`` or ``fallback_urls`` override them).
+2. Stream each file into a temp file (``.oasis-tmp-*.part``) in the target directory, with a
+   timeout, a size cap, a check against ``Content-Length`` and, when the API gives one, its
+   checksum.
+3. Validate both files with the parser, check that they form one edition (same years and
+   indicators) with :func:`~oasis_mcp.data.dataset.build_dataset`.
+4. Only then move them into place with ``os.replace`` (regional file first, so that a crash in
+   between never leaves a departmental file without its regional twin being loaded), write
+   ``manifest.json`` atomically, and remove the files of the previous edition that the previous
+   manifest listed (and only those, and only when their content is still what was installed).
+
+Any failure before step 4 leaves the directory exactly as it was (temp files are removed) and raises
+:class:`~oasis_mcp.errors.DownloadError` saying which URL failed, how, and that the previous data is
+still in use. A failure during step 4 puts the previous files back.
+
+Decisions:
+
+* **Regional file missing.** When the newest edition's regional file is not listed or answers
+  404/410 while the departmental file is fine, the departmental file is installed alone: the data
+  layer then aggregates regions from departments and marks them ``derived`` (the "Mis en cause"
+  aggregates as upper bounds). The summary says so. If the same edition's regional file was already
+  installed (from an earlier update) and is intact, it is kept. Any other failure of the regional
+  file (500, truncated, invalid) fails the whole update: it is likely transient, and installing half
+  an edition would hide that.
+* **Never downgrade.** When the source offers an edition older than the newest one already in the
+  directory (e.g. the API is down and the pinned fallback is older than what is installed), nothing
+  is downloaded and the result says the installed edition is kept.
+* **Up to date.** When the downloaded files have the sha256 of the installed ones, nothing is
+  rewritten (files and manifest stay byte for byte).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import ssl
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import httpx
+
+from oasis_mcp import __version__, config
+from oasis_mcp.data import datagouv
+from oasis_mcp.data.datagouv import ApiError, EditionResources, Resource
+from oasis_mcp.data.dataset import build_dataset
+from oasis_mcp.data.editions import Edition, FileLevel, discover_editions
+from oasis_mcp.data.manifest import (
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    Manifest,
+    ManifestFile,
+    manifest_path,
+    read_manifest,
+    write_manifest,
+)
+from oasis_mcp.data.parsing import ParsedFile, parse_ssmsi_bytes, read_ssmsi_file
+from oasis_mcp.errors import DataFileError, DownloadError
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = ".oasis-update.lock"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_LOCK_TIMEOUT = 30.0
+#: The departmental CSV is about 2 MB; anything above this is not an SSMSI departmental file.
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+_CHUNK = 64 * 1024
+_MISSING_STATUSES = (404, 410)
+
+Status = Literal["installed", "up-to-date", "kept-newer"]
+FileAction = Literal["installed", "unchanged", "kept"]
+
+
+@dataclass(frozen=True)
+class UpdatedFile:
+    """One file of the edition after the update."""
+
+    name: str
+    level: FileLevel
+    url: str
+    sha256: str
+    size: int
+    path: Path
+    action: FileAction  # installed (written now), unchanged (same sha256), kept (not re-downloaded)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "level": self.level, "url": self.url, "sha256": self.sha256,
+            "size": self.size, "path": str(self.path), "action": self.action,
+        }
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What :func:`update` did. ``summary()`` is for people, ``to_dict()`` for ``--json``."""
+
+    status: Status
+    edition: str
+    edition_label: str
+    data_dir: Path
+    source: Literal["api", "fallback", "none"]
+    source_url: str
+    files: tuple[UpdatedFile, ...]
+    regions: Literal["official", "aggregated"]
+    previous_edition: str | None = None
+    removed_files: tuple[str, ...] = ()
+    manifest: Path | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def changed(self) -> bool:
+        return self.status == "installed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "edition": self.edition,
+            "edition_label": self.edition_label,
+            "data_dir": str(self.data_dir),
+            "source": self.source,
+            "source_url": self.source_url,
+            "regions": self.regions,
+            "files": [f.to_dict() for f in self.files],
+            "previous_edition": self.previous_edition,
+            "removed_files": list(self.removed_files),
+            "manifest": str(self.manifest) if self.manifest else None,
+            "notes": list(self.notes),
+        }
+
+    def summary(self) -> str:
+        if self.status == "up-to-date":
+            head = f"Already up to date: edition {self.edition} ({self.edition_label})."
+        elif self.status == "kept-newer":
+            head = (f"Kept the installed edition {self.edition} ({self.edition_label}): "
+                    "it is newer than what the source offers.")
+        elif self.previous_edition and self.previous_edition != self.edition:
+            head = (f"Installed edition {self.edition} ({self.edition_label}), replacing "
+                    f"{self.previous_edition}.")
+        else:
+            head = f"Installed edition {self.edition} ({self.edition_label})."
+        lines = [head, f"Directory: {self.data_dir}"]
+        source = {"api": "data.gouv.fr API", "fallback": "pinned fallback URLs",
+                  "none": "nothing downloaded"}[self.source]
+        lines.append(f"Source:    {source} ({self.source_url})")
+        for f in self.files:
+            lines.append(f"  {f.level:<10} {f.name}  {f.size:,} bytes  [{f.action}]")
+            lines.append(f"  {'':<10} sha256 {f.sha256}")
+        if self.regions == "official":
+            lines.append("Regions:   official regional file")
+        else:
+            lines.append("Regions:   aggregated from the departments (marked derived; "
+                         "'Mis en cause' aggregates are upper bounds): no regional file installed")
+        if self.removed_files:
+            lines.append("Removed:   " + ", ".join(self.removed_files))
+        if self.manifest:
+            lines.append(f"Manifest:  {self.manifest}")
+        lines.extend(f"Note:      {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
+def update(
+    data_dir: str | os.PathLike[str] | None = None,
+    api_url: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    fallback_urls: Sequence[str] | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> UpdateResult:
+    """Download, validate and install the newest edition into ``config.data_dir(data_dir)``.
+
+    ``api_url`` defaults to ``$OASIS_DATAGOUV_API``, then data.gouv.fr; ``fallback_urls`` to
+    ``$OASIS_DATAGOUV_FALLBACK_URLS``, then the pinned 2025 edition. ``timeout`` is the HTTP
+    timeout in seconds (connect, and each read). Raises :class:`DownloadError`; on failure the
+    previous files and manifest are untouched.
+    """
+    target = config.data_dir(data_dir)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"Cannot create the data directory {target}: {exc}") from None
+    if not os.access(target, os.W_OK):
+        raise DownloadError(
+            f"The data directory {target} is not writable; choose another with --data-dir or "
+            f"{config.DATA_DIR_ENV}."
+        )
+    with _update_lock(target, lock_timeout):
+        _remove_stale_temp_files(target)
+        headers = {"User-Agent": f"oasis-mcp/{__version__} (+data update)"}
+        with httpx.Client(timeout=timeout, follow_redirects=True, headers=headers,
+                          verify=_ssl_context()) as client:
+            return _Updater(
+                target=target,
+                client=client,
+                api_url=datagouv.api_url(api_url),
+                fallback_urls=datagouv.fallback_urls(fallback_urls),
+                max_bytes=max_bytes,
+            ).run()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Downloaded:
+    resource: Resource
+    temp: Path
+    sha256: str
+    size: int
+    downloaded_at: str
+
+
+class _HttpStatusError(DownloadError):
+    def __init__(self, message: str, status: int) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class _Updater:
+    def __init__(
+        self,
+        target: Path,
+        client: httpx.Client,
+        api_url: str,
+        fallback_urls: Sequence[str],
+        max_bytes: int,
+    ) -> None:
+        self.target = target
+        self.client = client
+        self.api_url = api_url
+        self.fallback_urls = tuple(fallback_urls)
+        self.max_bytes = max_bytes
+        self.previous = read_manifest(target)
+        self.notes: list[str] = []
+        self.temps: list[Path] = []
+
+    # -- orchestration ------------------------------------------------------------------------
+
+    def run(self) -> UpdateResult:
+        try:
+            return self._run()
+        finally:
+            for temp in self.temps:
+                temp.unlink(missing_ok=True)
+
+    def _run(self) -> UpdateResult:
+        offer, source, source_url = self._choose_offer()
+        log.info("newest edition offered: %s (%s)", offer.edition_id, source)
+        on_disk = discover_editions(self.target)
+        if on_disk and on_disk[0].sort_key > offer.sort_key:
+            return self._kept_newer(on_disk[0], offer, source, source_url)
+
+        department = self._download(offer.department)
+        region, kept_region = self._download_region(offer)
+
+        dep_parsed = self._validate(department)
+        reg_parsed = None
+        if region is not None:
+            reg_parsed = self._validate(region)
+        elif kept_region is not None:
+            reg_parsed = self._validate_installed(kept_region)
+        self._check_one_edition(offer, dep_parsed, reg_parsed)
+
+        downloads = [d for d in (region, department) if d is not None]
+        unchanged = {d.resource.name for d in downloads if self._same_as_installed(d)}
+        files = self._describe_files(downloads, unchanged, kept_region)
+        regions: Literal["official", "aggregated"] = (
+            "official" if reg_parsed is not None else "aggregated"
+        )
+        new_manifest = self._manifest(offer, source, downloads, unchanged, kept_region, regions)
+        if len(unchanged) == len(downloads) and self._manifest_describes(new_manifest):
+            log.info("edition %s is already installed in %s", offer.edition_id, self.target)
+            return self._result("up-to-date", offer, source, source_url, files, regions,
+                                manifest=manifest_path(self.target))
+
+        to_install = [d for d in downloads if d.resource.name not in unchanged]
+        if not to_install:
+            self.notes.append("the files were already in place; recorded them in manifest.json")
+        self._install(to_install, new_manifest)
+        removed = self._remove_previous_files(new_manifest)
+        log.info("installed edition %s in %s", offer.edition_id, self.target)
+        status: Status = "installed" if to_install or removed else "up-to-date"
+        return self._result(status, offer, source, source_url, files, regions,
+                            manifest=manifest_path(self.target), removed=tuple(removed))
+
+    def _choose_offer(self) -> tuple[EditionResources, Literal["api", "fallback"], str]:
+        try:
+            resources = datagouv.fetch_resources(self.client, self.api_url)
+            offer = datagouv.newest_edition(resources)
+            if offer is None:
+                raise ApiError(
+                    f"{self.api_url} lists no departmental CSV file with an official name "
+                    "(donnee-dep-data.gouv-<year>-geographie<year>-produit-le<date>.csv)"
+                )
+            return offer, "api", self.api_url
+        except ApiError as exc:
+            reason = str(exc)
+        log.warning("data.gouv.fr API unusable (%s); using the pinned fallback URLs", reason)
+        try:
+            offer = datagouv.newest_edition(datagouv.fallback_resources(self.fallback_urls))
+        except ValueError as exc:
+            raise DownloadError(
+                f"The data.gouv.fr API is unusable ({reason}) and the fallback is misconfigured: "
+                f"{exc}. {self._still_in_use()}"
+            ) from None
+        if offer is None:
+            raise DownloadError(
+                f"The data.gouv.fr API is unusable ({reason}) and no fallback departmental URL is "
+                f"configured (${datagouv.FALLBACK_URLS_ENV}). {self._still_in_use()}"
+            )
+        self.notes.append(f"API unusable ({reason}); used the pinned fallback URLs")
+        return offer, "fallback", " ".join(r.url for r in offer.resources)
+
+    # -- download -----------------------------------------------------------------------------
+
+    def _download_region(
+        self, offer: EditionResources
+    ) -> tuple[_Downloaded | None, ManifestFile | None]:
+        """The regional file, or (None, an intact installed copy of it), or (None, None)."""
+        if offer.region is not None:
+            try:
+                return self._download(offer.region), None
+            except _HttpStatusError as exc:
+                if exc.status not in _MISSING_STATUSES:
+                    raise
+                why = f"the regional file {offer.region.url} answered HTTP {exc.status}"
+        else:
+            why = f"the source lists no regional file for edition {offer.edition_id}"
+        kept = self._intact_installed(offer.edition_id, "region")
+        if kept is not None:
+            self.notes.append(f"{why}; kept the regional file installed earlier ({kept.name})")
+            log.warning("%s; keeping the installed %s", why, kept.name)
+            return None, kept
+        self.notes.append(
+            f"{why}; installed the departmental file alone, regions are aggregated from the "
+            "departments (marked derived)"
+        )
+        log.warning("%s; installing the departmental file alone", why)
+        return None, None
+
+    def _download(self, resource: Resource) -> _Downloaded:
+        url = resource.url
+        log.info("downloading %s", url)
+        fd, name = tempfile.mkstemp(dir=self.target, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
+        temp = Path(name)
+        self.temps.append(temp)
+        sha256 = hashlib.sha256()
+        announced = self._checksum_hasher(resource)
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as out, self.client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise _HttpStatusError(
+                        f"Download of {url} failed: HTTP {response.status_code} "
+                        f"{response.reason_phrase}. {self._still_in_use()}",
+                        response.status_code,
+                    )
+                declared = _content_length(response)
+                if declared is not None and declared > self.max_bytes:
+                    raise self._error(url, f"it announces {declared:,} bytes, more than the "
+                                           f"{self.max_bytes:,}-byte limit")
+                for chunk in response.iter_bytes(_CHUNK):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise self._error(url, f"it is larger than the {self.max_bytes:,}-byte "
+                                               "limit")
+                    out.write(chunk)
+                    sha256.update(chunk)
+                    if announced is not None:
+                        announced.update(chunk)
+                if declared is not None and response.num_bytes_downloaded != declared:
+                    raise self._error(
+                        url, f"truncated body: received {response.num_bytes_downloaded:,} of the "
+                             f"{declared:,} bytes announced by Content-Length")
+                out.flush()
+                os.fsync(out.fileno())
+        except httpx.HTTPError as exc:
+            raise self._error(url, _describe_http_error(exc)) from None
+        except OSError as exc:
+            raise self._error(url, f"cannot write {temp}: {exc}") from None
+        if size == 0:
+            raise self._error(url, "the server sent an empty body")
+        if resource.filesize is not None and resource.filesize != size:
+            raise self._error(url, f"received {size:,} bytes but the API announces "
+                                   f"{resource.filesize:,}")
+        if announced is not None and resource.checksum is not None:
+            got = announced.hexdigest()
+            if got != resource.checksum.value:
+                raise self._error(url, f"{resource.checksum.type} checksum mismatch: got {got}, "
+                                       f"the API announces {resource.checksum.value}")
+        log.info("downloaded %s (%s bytes)", resource.name, f"{size:,}")
+        return _Downloaded(resource, temp, sha256.hexdigest(), size, _utc_now())
+
+    def _checksum_hasher(self, resource: Resource) -> Any:
+        if resource.checksum is None:
+            return None
+        try:
+            return hashlib.new(resource.checksum.type)
+        except ValueError:
+            log.warning("unknown checksum type '%s' for %s; not checked",
+                        resource.checksum.type, resource.url)
+            return None
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def _validate(self, download: _Downloaded) -> ParsedFile:
+        res = download.resource
+        try:
+            parsed = parse_ssmsi_bytes(download.temp.read_bytes(), res.name, res.level)
+        except DataFileError as exc:
+            raise self._error(res.url, f"not a valid SSMSI {res.level} file: {exc}") from None
+        last_year = parsed.years[1]
+        if last_year != res.file.data_year:
+            raise self._error(
+                res.url, f"the file name says data up to {res.file.data_year} but its rows end in "
+                         f"{last_year}")
+        return parsed
+
+    def _validate_installed(self, kept: ManifestFile) -> ParsedFile:
+        try:
+            return read_ssmsi_file(self.target / kept.name, kept.level)
+        except DataFileError as exc:  # checked intact just before; only a race gets here
+            raise DownloadError(f"The installed {kept.name} is invalid: {exc}") from None
+
+    def _check_one_edition(
+        self, offer: EditionResources, departments: ParsedFile, regions: ParsedFile | None
+    ) -> None:
+        if regions is None:
+            return
+        edition = Edition(offer.edition_id, offer.data_year, offer.geography_year, offer.produced)
+        try:
+            build_dataset(edition, departments, regions)
+        except DataFileError as exc:
+            url = offer.region.url if offer.region else offer.department.url
+            raise self._error(url, f"the regional and departmental files do not form one "
+                                   f"edition: {exc}") from None
+
+    # -- comparison with what is installed ----------------------------------------------------
+
+    def _same_as_installed(self, download: _Downloaded) -> bool:
+        dest = self.target / download.resource.name
+        return dest.is_file() and _sha256_file(dest) == download.sha256
+
+    def _intact_installed(self, edition_id: str, level: FileLevel) -> ManifestFile | None:
+        if self.previous is None or self.previous.edition != edition_id:
+            return None
+        entry = self.previous.file(level)
+        if entry is None:
+            return None
+        path = self.target / entry.name
+        if path.is_file() and _sha256_file(path) == entry.sha256:
+            return entry
+        return None
+
+    def _manifest_describes(self, manifest: Manifest) -> bool:
+        prev = self.previous
+        if prev is None or prev.edition != manifest.edition:
+            return False
+        key = lambda m: sorted((f.name, f.sha256, f.size) for f in m.files)  # noqa: E731
+        return key(prev) == key(manifest)
+
+    def _describe_files(
+        self, downloads: list[_Downloaded], unchanged: set[str], kept: ManifestFile | None
+    ) -> tuple[UpdatedFile, ...]:
+        files = [
+            UpdatedFile(
+                name=d.resource.name, level=d.resource.level, url=d.resource.url, sha256=d.sha256,
+                size=d.size, path=self.target / d.resource.name,
+                action="unchanged" if d.resource.name in unchanged else "installed",
+            )
+            for d in downloads
+        ]
+        if kept is not None:
+            files.append(UpdatedFile(kept.name, kept.level, kept.url, kept.sha256, kept.size,
+                                     self.target / kept.name, "kept"))
+        return tuple(sorted(files, key=lambda f: f.level != "department"))
+
+    def _manifest(
+        self,
+        offer: EditionResources,
+        source: str,
+        downloads: list[_Downloaded],
+        unchanged: set[str],
+        kept: ManifestFile | None,
+        regions: str,
+    ) -> Manifest:
+        prev_files = {f.name: f for f in self.previous.files} if self.previous else {}
+        entries = []
+        for d in sorted(downloads, key=lambda d: d.resource.level != "department"):
+            before = prev_files.get(d.resource.name)
+            when = d.downloaded_at
+            if d.resource.name in unchanged and before is not None and before.sha256 == d.sha256:
+                when = before.downloaded_at or when
+            entries.append(ManifestFile(d.resource.name, d.resource.level, d.resource.url,
+                                        d.sha256, d.size, when))
+        if kept is not None:
+            entries.append(kept)
+        return Manifest(
+            edition=offer.edition_id,
+            files=tuple(entries),
+            installed_at=_utc_now(),
+            source=source,
+            dataset_id=datagouv.DATASET_ID,
+            regions=regions,
+            notes=tuple(self.notes),
+        )
+
+    # -- installation -------------------------------------------------------------------------
+
+    def _install(self, downloads: list[_Downloaded], manifest: Manifest) -> None:
+        """Move the files into place (regional first), then write the manifest. On failure, put
+        back what was there."""
+        moved: list[tuple[Path, Path | None]] = []  # (destination, backup of the previous file)
+        try:
+            for d in sorted(downloads, key=lambda d: d.resource.level == "department"):
+                dest = self.target / d.resource.name
+                backup = None
+                if dest.exists():
+                    log.warning("replacing %s, whose content differs from the download", dest)
+                    backup = self._new_temp_path()
+                    os.replace(dest, backup)
+                moved.append((dest, backup))
+                os.replace(d.temp, dest)
+            write_manifest(self.target, manifest)
+        except OSError as exc:
+            for dest, backup in reversed(moved):
+                try:
+                    if backup is not None:
+                        os.replace(backup, dest)
+                    else:
+                        dest.unlink(missing_ok=True)
+                except OSError as undo:  # pragma: no cover - disk vanished under us
+                    log.error("could not restore %s: %s", dest, undo)
+            raise DownloadError(
+                f"Installing the files in {self.target} failed ({exc}); the previous files were "
+                f"put back. {self._still_in_use()}"
+            ) from None
+        for _, backup in moved:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+
+    def _new_temp_path(self) -> Path:
+        fd, name = tempfile.mkstemp(dir=self.target, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
+        os.close(fd)
+        path = Path(name)
+        self.temps.append(path)
+        return path
+
+    def _remove_previous_files(self, manifest: Manifest) -> list[str]:
+        """Remove the files the previous manifest listed that the new one does not, when their
+        content is still the one installed. Never touches any other file."""
+        if self.previous is None:
+            return []
+        keep = {f.name for f in manifest.files}
+        removed = []
+        for entry in self.previous.files:
+            if entry.name in keep:
+                continue
+            path = self.target / entry.name
+            if not path.is_file():
+                continue
+            if _sha256_file(path) != entry.sha256:
+                self.notes.append(f"left {entry.name} in place: it changed since it was installed")
+                continue
+            try:
+                path.unlink()
+            except OSError as exc:
+                self.notes.append(f"could not remove the old file {entry.name}: {exc}")
+                continue
+            removed.append(entry.name)
+            log.info("removed %s (previous edition %s)", entry.name, self.previous.edition)
+        return removed
+
+    # -- results and messages -----------------------------------------------------------------
+
+    def _kept_newer(
+        self, installed: Edition, offer: EditionResources, source: Literal["api", "fallback"],
+        source_url: str,
+    ) -> UpdateResult:
+        self.notes.append(f"the source offers the older edition {offer.edition_id}; not installed")
+        log.warning("installed edition %s is newer than the offered %s; keeping it",
+                    installed.id, offer.edition_id)
+        urls = {f.name: f.url for f in self.previous.files} if self.previous else {}
+        levels: tuple[tuple[FileLevel, Path | None], ...] = (
+            ("department", installed.department_file), ("region", installed.region_file))
+        files = [
+            UpdatedFile(path.name, level, urls.get(path.name, ""), _sha256_file(path),
+                        path.stat().st_size, path, "kept")
+            for level, path in levels
+            if path is not None
+        ]
+        return UpdateResult(
+            status="kept-newer",
+            edition=installed.id,
+            edition_label=installed.label,
+            data_dir=self.target,
+            source=source,
+            source_url=source_url,
+            files=tuple(files),
+            regions="official" if installed.region_file else "aggregated",
+            previous_edition=installed.id,
+            manifest=manifest_path(self.target) if self.previous else None,
+            notes=tuple(self.notes),
+        )
+
+    def _result(
+        self, status: Status, offer: EditionResources, source: Literal["api", "fallback"],
+        source_url: str, files: tuple[UpdatedFile, ...], regions: Literal["official", "aggregated"],
+        manifest: Path, removed: tuple[str, ...] = (),
+    ) -> UpdateResult:
+        return UpdateResult(
+            status=status,
+            edition=offer.edition_id,
+            edition_label=offer.label,
+            data_dir=self.target,
+            source=source,
+            source_url=source_url,
+            files=files,
+            regions=regions,
+            previous_edition=self.previous.edition if self.previous else None,
+            removed_files=removed,
+            manifest=manifest,
+            notes=tuple(self.notes),
+        )
+
+    def _still_in_use(self) -> str:
+        if self.previous is not None:
+            return (f"The previous data in {self.target} (edition {self.previous.edition}) is "
+                    "unchanged and still in use.")
+        editions = discover_editions(self.target)
+        if editions:
+            return (f"The data already in {self.target} (edition {editions[0].id}) is unchanged "
+                    "and still in use.")
+        return f"Nothing was installed in {self.target}."
+
+    def _error(self, url: str, problem: str) -> DownloadError:
+        return DownloadError(f"Download of {url} failed: {problem}. {self._still_in_use()}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _update_lock(directory: Path, timeout: float) -> Iterator[None]:
+    """An exclusive lock on ``directory/.oasis-update.lock`` (the file is left in place: removing
+    it would let a third process lock a new file while a second one holds the old)."""
+    path = directory / LOCK_NAME
+    try:
+        handle = open(path, "a+b")  # noqa: SIM115 - held for the whole update
+    except OSError as exc:
+        raise DownloadError(f"Cannot create the lock file {path}: {exc}") from None
+    deadline = time.monotonic() + max(timeout, 0.0)
+    try:
+        while not _try_lock(handle):
+            if time.monotonic() >= deadline:
+                raise DownloadError(
+                    f"Another `oasis-mcp data update` is running on {directory} (it holds {path}); "
+                    "wait for it to finish, then run the command again. Nothing was changed."
+                )
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            _unlock(handle)
+    finally:
+        handle.close()
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(handle: IO[bytes]) -> bool:
+        try:
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(handle: IO[bytes]) -> None:
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(handle: IO[bytes]) -> bool:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(handle: IO[bytes]) -> None:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certifi, SSL_CERT_FILE…), built once per process: building
+    it costs tens of milliseconds."""
+    return httpx.create_ssl_context()
+
+
+def _remove_stale_temp_files(directory: Path) -> None:
+    """Temp files left by an update that crashed (we hold the lock, so none is in use)."""
+    for path in directory.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        try:
+            path.unlink()
+            log.info("removed the stale temp file %s", path)
+        except OSError as exc:
+            log.warning("cannot remove the stale temp file %s: %s", path, exc)
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("Content-Length")
+    if value is None or not value.strip().isdigit():
+        return None
+    return int(value)
+
+
+def _describe_http_error(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__}); try again or raise --timeout"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the connection broke off, truncated body ({exc})"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def installed_manifest(data_dir: str | os.PathLike[str] | None = None) -> Manifest | None:
+    """The manifest of the data directory, if an update installed one."""
+    return read_manifest(config.data_dir(data_dir))
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "LOCK_NAME",
+    "UpdateResult",
+    "UpdatedFile",
+    "installed_manifest",
+    "update",
+]
