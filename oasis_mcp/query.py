@@ -1,0 +1,568 @@
+"""The query layer: pure functions over a loaded dataset and the training artifacts.
+
+No MCP here. :func:`build_index` turns a :class:`~oasis_mcp.data.dataset.Dataset` into plain
+dictionaries of ready-made pydantic rows once, at load time, so that every query is a few dictionary
+lookups and a model construction (no pandas per call). Every expected failure is an
+:class:`~oasis_mcp.errors.OasisError` whose message is meant for the user: unknown names list the
+closest matches, years out of range give the accepted range.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from oasis_mcp.artifacts import MAX_FORECAST_YEAR, Artifacts
+from oasis_mcp.data import geography
+from oasis_mcp.data.dataset import Dataset
+from oasis_mcp.data.geography import Area
+from oasis_mcp.data.indicators import GENERAL_CAVEATS as INDICATOR_GENERAL_CAVEATS
+from oasis_mcp.errors import OasisError
+from oasis_mcp.schemas import (
+    AreaInfo,
+    AreaList,
+    AreaRef,
+    CandidateMetrics,
+    ComparisonResult,
+    ForecastPoint,
+    ForecastResult,
+    HistoryPoint,
+    HistoryResult,
+    IndicatorCatalog,
+    IndicatorInfo,
+    IndicatorRef,
+    Interval,
+    Level,
+    LevelLeaderboard,
+    Measure,
+    ModelMetricsResult,
+    ModelSummary,
+    RankedArea,
+    ReferenceValue,
+)
+
+BASE_YEAR = 2016
+LAST_OBSERVED_SHOWN = 3
+NATIONAL_CODE = "FR"
+SOURCE = (
+    "SSMSI (ministère de l'Intérieur), « Bases statistiques communale, départementale et régionale "
+    "de la délinquance enregistrée par la police et la gendarmerie nationales », data.gouv.fr, "
+    "Licence Ouverte 2.0"
+)
+GENERAL_CAVEATS = (
+    *INDICATOR_GENERAL_CAVEATS,
+    "Rates use INSEE populations (dwellings for burglary) that lag the data year by about two "
+    "years; Mayotte uses the 2017 census for every year.",
+)
+DERIVED_CAVEAT = (
+    "Figures for this level are aggregated from departments (not published as such); rates are "
+    "recomputed from summed counts and populations."
+)
+UPPER_BOUND_CAVEAT = (
+    "'Mis en cause' counts summed over departments are upper bounds: a person implicated in "
+    "several departments is counted in each."
+)
+FORECAST_CAVEAT = (
+    "Forecasts extrapolate recorded crime; they cannot anticipate changes in law, recording "
+    "practice or reporting behaviour. Read the intervals, not only the point."
+)
+COUNTRY_CAVEAT = "FR = all 101 departments (with overseas); FM = the 96 metropolitan departments."
+
+
+class QueryError(OasisError):
+    """Bad query parameters (years, horizon, filters): the message gives the accepted values."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The index built once per dataset
+
+
+@dataclass(frozen=True)
+class Series:
+    points: tuple[HistoryPoint, ...]
+    by_year: dict[int, HistoryPoint]
+    derived: bool
+    upper_bound: bool
+
+
+@dataclass
+class DataIndex:
+    """Everything the queries need, precomputed from one dataset."""
+
+    dataset: Dataset
+    edition: str
+    first_year: int
+    last_year: int
+    labels: tuple[str, ...]
+    indicator_refs: dict[str, IndicatorRef]  # official label -> ref
+    indicator_caveats: dict[str, tuple[str, ...]]
+    catalog: IndicatorCatalog
+    series: dict[tuple[str, str, str], Series]  # (level, area code, label)
+    slices: dict[tuple[str, str, int], dict[str, HistoryPoint]]  # (level, label, year) -> area
+    area_lists: dict[str, tuple[AreaInfo, ...]]
+    area_refs: dict[tuple[str, str], AreaRef]
+    derived_levels: frozenset[str]
+    _resolved: dict[tuple[str, str | None], Any]
+    _lock: threading.Lock
+
+    # -- name resolution (cached: the same names come back again and again) --------------------
+
+    def area(self, query: str, level: Level) -> Area:
+        key = ("area:" + level, query)
+        hit = self._resolved.get(key)
+        if hit is None:
+            hit = geography.resolve_area(query, level)
+            self._remember(key, hit)
+        return hit  # type: ignore[no-any-return]
+
+    def indicator(self, query: str) -> str:
+        """The official label of the indicator named by ``query`` (slug, label, alias…)."""
+        key = ("indicator", query)
+        hit = self._resolved.get(key)
+        if hit is None:
+            hit = self.dataset.resolve_indicator(query).label_fr
+            self._remember(key, hit)
+        return hit  # type: ignore[no-any-return]
+
+    def _remember(self, key: tuple[str, str | None], value: object) -> None:
+        with self._lock:
+            if len(self._resolved) > 4096:
+                self._resolved.clear()
+            self._resolved[key] = value
+
+
+def build_index(dataset: Dataset) -> DataIndex:
+    """Precompute series, year slices, area lists and the indicator catalog."""
+    frame = dataset.frame
+    year_col = frame["year"].to_numpy()
+    count_col = frame["count"].to_numpy()
+    r1000_col = frame["rate_per_1000"].to_numpy(dtype=float)
+    r100k_col = frame["rate_per_100k"].to_numpy(dtype=float)
+    derived_col = frame["derived"].to_numpy(dtype=bool)
+    upper_col = frame["upper_bound"].to_numpy(dtype=bool)
+    pop_col = frame["population"].to_numpy()
+
+    series: dict[tuple[str, str, str], Series] = {}
+    slices: dict[tuple[str, str, int], dict[str, HistoryPoint]] = {}
+    population: dict[tuple[str, str], tuple[int, int]] = {}
+    ind_years: dict[str, list[int]] = {}
+    for key, rows in dataset._index.items():
+        level, area, label = key
+        rows = np.asarray(rows)
+        rows = rows[np.argsort(year_col[rows], kind="stable")]
+        points = tuple(
+            HistoryPoint(
+                year=int(year_col[i]),
+                count=int(count_col[i]),
+                rate_per_1000=_num(r1000_col[i], 7),
+                rate_per_100k=_num(r100k_col[i], 3),
+            )
+            for i in rows
+        )
+        by_year = {p.year: p for p in points}
+        series[key] = Series(points, by_year, bool(derived_col[rows].any()),
+                             bool(upper_col[rows].any()))
+        for p in points:
+            slices.setdefault((level, label, p.year), {})[area] = p
+        last = int(rows[-1])
+        year = int(year_col[last])
+        if population.get((level, area), (0, 0))[0] < year:
+            population[(level, area)] = (year, int(pop_col[last]))
+        years = ind_years.setdefault(label, [points[0].year, points[-1].year])
+        years[0] = min(years[0], points[0].year)
+        years[1] = max(years[1], points[-1].year)
+
+    refs: dict[str, IndicatorRef] = {}
+    caveats: dict[str, tuple[str, ...]] = {}
+    infos: list[IndicatorInfo] = []
+    for ind in dataset.indicator_info:
+        ref = IndicatorRef(
+            slug=ind.slug, label_fr=ind.label_fr, label_en=ind.label_en, unit=ind.unit,
+            denominator=str(ind.denominator),
+        )
+        refs[ind.label_fr] = ref
+        caveats[ind.label_fr] = tuple(ind.caveats)
+        first, last = ind_years.get(ind.label_fr, [dataset.first_year, dataset.last_year])
+        infos.append(IndicatorInfo(**ref.model_dump(), caveats=list(ind.caveats),
+                                   first_year=first, last_year=last))
+
+    area_lists: dict[str, tuple[AreaInfo, ...]] = {}
+    area_refs: dict[tuple[str, str], AreaRef] = {}
+    for level in geography.LEVELS:
+        present = {a for (lvl, a, _) in series if lvl == level}
+        infos_level = []
+        for area in geography.areas(level):
+            area_refs[(level, area.code)] = AreaRef(code=area.code, name=area.name, level=level)
+            if area.code not in present:
+                continue
+            pop = population.get((level, area.code))
+            infos_level.append(AreaInfo(
+                code=area.code, name=area.name, name_en=area.name_en, level=level,
+                region_code=area.region_code, population=pop[1] if pop else None,
+            ))
+        area_lists[level] = tuple(infos_level)
+
+    derived_levels = frozenset(
+        lvl for (lvl, _, _), s in series.items() if s.derived
+    )
+    catalog = IndicatorCatalog(
+        edition=dataset.edition.id, first_year=dataset.first_year, last_year=dataset.last_year,
+        indicators=infos, caveats=list(GENERAL_CAVEATS),
+    )
+    return DataIndex(
+        dataset=dataset, edition=dataset.edition.id, first_year=dataset.first_year,
+        last_year=dataset.last_year, labels=tuple(dataset.indicators), indicator_refs=refs,
+        indicator_caveats=caveats, catalog=catalog, series=series, slices=slices,
+        area_lists=area_lists, area_refs=area_refs, derived_levels=derived_levels,
+        _resolved={}, _lock=threading.Lock(),
+    )
+
+
+def _num(value: float, digits: int) -> float | None:
+    value = float(value)
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def _pct(new: float | None, old: float | None) -> float | None:
+    if new is None or old is None or old == 0:
+        return None
+    return round((new - old) / old * 100, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries
+
+
+def list_areas(idx: DataIndex, level: Level = "region", region: str | None = None) -> AreaList:
+    """Areas of a level with their latest population; ``region`` restricts to its departments."""
+    region_ref: AreaRef | None = None
+    items = idx.area_lists[level]
+    if region is not None:
+        if level == "country":
+            raise QueryError(
+                "The region filter lists the departments of a region; use level='department' "
+                "(or omit level) with region, not level='country'."
+            )
+        reg = idx.area(region, "region")
+        region_ref = idx.area_refs[("region", reg.code)]
+        level = "department"
+        items = tuple(a for a in idx.area_lists[level] if a.region_code == reg.code)
+    return AreaList(level=level, region=region_ref, count=len(items), areas=list(items),
+                    edition=idx.edition)
+
+
+def list_indicators(idx: DataIndex) -> IndicatorCatalog:
+    return idx.catalog
+
+
+def _caveats(idx: DataIndex, label: str, level: str, s: Series | None) -> list[str]:
+    out = list(idx.indicator_caveats.get(label, ()))
+    if s is not None and s.derived:
+        out.append(DERIVED_CAVEAT)
+    if s is not None and s.upper_bound:
+        out.append(UPPER_BOUND_CAVEAT)
+    if level == "country":
+        out.append(COUNTRY_CAVEAT)
+    return out
+
+
+def _series(idx: DataIndex, level: Level, area: Area, label: str) -> Series:
+    s = idx.series.get((level, area.code, label))
+    if s is None:
+        raise QueryError(
+            f"No data for {area.label} ({level}) and '{label}' in edition {idx.edition}."
+        )
+    return s
+
+
+def get_history(
+    idx: DataIndex,
+    area: str,
+    indicator: str,
+    level: Level = "region",
+    start_year: int | None = None,
+    end_year: int | None = None,
+) -> HistoryResult:
+    """Yearly count and rates of one area and indicator, oldest first."""
+    start = idx.first_year if start_year is None else start_year
+    end = idx.last_year if end_year is None else end_year
+    _check_year("start_year", start, idx)
+    _check_year("end_year", end, idx)
+    if start > end:
+        raise QueryError(f"start_year ({start}) is after end_year ({end}).")
+    found = idx.area(area, level)
+    label = idx.indicator(indicator)
+    s = _series(idx, level, found, label)
+    points = [p for p in s.points if start <= p.year <= end]
+    return HistoryResult(
+        area=idx.area_refs[(level, found.code)],
+        indicator=idx.indicator_refs[label],
+        derived=s.derived,
+        upper_bound=s.upper_bound,
+        points=points,
+        edition=idx.edition,
+        caveats=_caveats(idx, label, level, s),
+        source=SOURCE,
+    )
+
+
+def _check_year(name: str, year: int, idx: DataIndex) -> None:
+    if not idx.first_year <= year <= idx.last_year:
+        hint = " Use forecast for later years." if year > idx.last_year else ""
+        raise QueryError(
+            f"{name} {year} is outside the observed years {idx.first_year}–{idx.last_year}."
+            + hint
+        )
+
+
+def _interval(values: Sequence[float], offset: int, digits: int, scale: float = 1.0) -> Interval:
+    v = [round(x * scale, digits) for x in values[offset:offset + 5]]
+    return Interval(value=v[0], lo_80=v[1], hi_80=v[2], lo_95=v[3], hi_95=v[4])
+
+
+def _edition_warnings(idx: DataIndex, art: Artifacts) -> list[str]:
+    if art.edition == idx.edition:
+        return []
+    return [
+        f"The forecasts were trained on data edition {art.edition} (last observed year "
+        f"{art.last_year}), but the server now serves edition {idx.edition} (last observed year "
+        f"{idx.last_year}). Retrain with `oasis-train` to align them."
+    ]
+
+
+def _model_summary(art: Artifacts, level: Level) -> tuple[ModelSummary, list[str]]:
+    block = art.level_metrics(level)
+    if block is None:
+        return (
+            ModelSummary(name="unknown", level=level, backtested=False),
+            [f"The {level} level was not backtested: no accuracy figures are available for it."],
+        )
+    champion = str(block.get("champion") or "unknown")
+    cands = block.get("candidates")
+    metrics = cands.get(champion) if isinstance(cands, dict) else None
+    metrics = metrics if isinstance(metrics, dict) else {}
+    return (
+        ModelSummary(
+            name=champion, level=level, backtested=True,
+            mase=_metric(metrics.get("mase")),
+            ratio_to_naive=_metric(
+                metrics.get("ratio_to_naive", block.get("champion_ratio_to_naive"))
+            ),
+            coverage_80=_metric(metrics.get("coverage_80")),
+            coverage_95=_metric(metrics.get("coverage_95")),
+        ),
+        [],
+    )
+
+
+def _metric(value: object, digits: int = 4) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return round(float(value), digits) if math.isfinite(value) else None
+
+
+def forecast(
+    idx: DataIndex,
+    art: Artifacts,
+    area: str,
+    indicator: str,
+    level: Level = "region",
+    horizon: int = 5,
+) -> ForecastResult:
+    """Point forecasts and 80/95 % intervals from the year after the last observed one."""
+    max_horizon = MAX_FORECAST_YEAR - art.last_year
+    if not 1 <= horizon <= max_horizon:
+        raise QueryError(
+            f"horizon {horizon} is out of range: forecasts run from {art.last_year + 1} to "
+            f"{MAX_FORECAST_YEAR}, so horizon must be between 1 and {max_horizon}."
+        )
+    found = idx.area(area, level)
+    label = idx.indicator(indicator)
+    rows = art.series.get((level, found.code, label))
+    if not rows:
+        raise QueryError(
+            f"No forecast for {found.label} ({level}) and '{label}' in the trained artifacts "
+            f"(edition {art.edition}); retrain with `oasis-train`."
+        )
+    last = art.last_year + horizon
+    points = [
+        ForecastPoint(year=year, count=_interval(v, 0, 1), rate_per_100k=_interval(v, 5, 3))
+        for year, v in rows
+        if year <= last
+    ]
+    observed = idx.series.get((level, found.code, label))
+    model, warnings = _model_summary(art, level)
+    warnings = _edition_warnings(idx, art) + warnings
+    return ForecastResult(
+        area=idx.area_refs[(level, found.code)],
+        indicator=idx.indicator_refs[label],
+        forecasts=points,
+        last_observed=list(observed.points[-LAST_OBSERVED_SHOWN:]) if observed else [],
+        model=model,
+        training_edition=art.edition,
+        data_edition=idx.edition,
+        upper_bound=bool(observed and observed.upper_bound),
+        warnings=warnings,
+        caveats=[*_caveats(idx, label, level, observed), FORECAST_CAVEAT],
+    )
+
+
+def _measure(p: HistoryPoint | None, measure: Measure) -> float | None:
+    if p is None:
+        return None
+    if measure == "count":
+        return float(p.count)
+    return p.rate_per_100k if measure == "rate_per_100k" else p.rate_per_1000
+
+
+def _forecast_measure(v: Sequence[float] | None, measure: Measure) -> float | None:
+    if v is None:
+        return None
+    if measure == "count":
+        return round(v[0], 1)
+    if measure == "rate_per_100k":
+        return round(v[5], 3)
+    return round(v[5] / 100, 7)
+
+
+def compare(
+    idx: DataIndex,
+    artifacts: Callable[[], Artifacts],
+    indicator: str,
+    year: int | None = None,
+    level: Level = "region",
+    areas: Sequence[str] | None = None,
+    measure: Measure = "rate_per_100k",
+) -> ComparisonResult:
+    """Rank the areas of a level for one indicator and year (observed, or forecast up to 2030)."""
+    year = idx.last_year if year is None else year
+    label = idx.indicator(indicator)
+    warnings: list[str] = []
+    art: Artifacts | None = None
+    if year < idx.first_year or year > MAX_FORECAST_YEAR:
+        raise QueryError(
+            f"year {year} is out of range: observed years are {idx.first_year}–{idx.last_year} "
+            f"and forecasts run to {MAX_FORECAST_YEAR}."
+        )
+    is_forecast = year > idx.last_year
+    if is_forecast:
+        art = artifacts()
+        if year not in art.years:
+            raise QueryError(
+                f"year {year} is neither observed ({idx.first_year}–{idx.last_year}) nor "
+                f"forecast ({art.first_forecast_year}–{art.last_forecast_year})."
+            )
+        warnings += _edition_warnings(idx, art)
+
+    def value_at(lvl: str, code: str, y: int) -> float | None:
+        if y <= idx.last_year:
+            return _measure(idx.slices.get((lvl, label, y), {}).get(code), measure)
+        if art is None:
+            return None
+        return _forecast_measure(art.by_year.get((lvl, label, y), {}).get(code), measure)
+
+    codes = [a.code for a in idx.area_lists[level]]
+    values = {code: value_at(level, code, year) for code in codes}
+    ranked = sorted((v, c) for c, v in values.items() if v is not None)
+    ranked.reverse()
+    ranks: dict[str, int] = {}
+    for pos, (v, c) in enumerate(ranked, start=1):
+        ranks[c] = pos if pos == 1 or v != ranked[pos - 2][0] else ranks[ranked[pos - 2][1]]
+    if areas:
+        wanted = list(dict.fromkeys(idx.area(q, level).code for q in areas))
+    else:
+        wanted = [c for _, c in ranked] + [c for c in codes if values[c] is None]
+    out = []
+    for code in wanted:
+        value = values.get(code)
+        ref = idx.area_refs[(level, code)]
+        out.append(RankedArea(
+            rank=ranks.get(code, len(ranked) + 1), code=code, name=ref.name, value=value,
+            change_vs_previous_pct=_pct(value, value_at(level, code, year - 1)),
+            change_vs_2016_pct=_pct(value, value_at(level, code, BASE_YEAR)),
+        ))
+    if areas:
+        out.sort(key=lambda r: r.rank)
+    national_value = value_at("country", NATIONAL_CODE, year)
+    national = ReferenceValue(
+        code=NATIONAL_CODE, name=idx.area_refs[("country", NATIONAL_CODE)].name,
+        value=national_value,
+        change_vs_previous_pct=_pct(national_value, value_at("country", NATIONAL_CODE, year - 1)),
+        change_vs_2016_pct=_pct(national_value, value_at("country", NATIONAL_CODE, BASE_YEAR)),
+    )
+    if is_forecast:
+        warnings.append(
+            f"{year} values are point forecasts (see forecast for intervals), not observations."
+        )
+    sample = idx.series.get((level, codes[0], label)) if codes else None
+    return ComparisonResult(
+        indicator=idx.indicator_refs[label], level=level, year=year, is_forecast=is_forecast,
+        measure=measure, out_of=len(ranked), ranking=out, national=national,
+        derived=bool(sample and sample.derived), upper_bound=bool(sample and sample.upper_bound),
+        edition=art.edition if art is not None else idx.edition,
+        warnings=warnings, caveats=_caveats(idx, label, level, sample),
+    )
+
+
+def model_metrics(
+    idx: DataIndex | None, art: Artifacts, level: Level | None = None
+) -> ModelMetricsResult:
+    """The backtest leaderboard of every level (or one), with the champion and the protocol."""
+    levels_block = art.metrics.get("levels")
+    known = [str(k) for k in levels_block] if isinstance(levels_block, dict) else []
+    wanted = [level] if level else (
+        [lvl for lvl in geography.LEVELS if lvl in known] + [k for k in known
+                                                             if k not in geography.LEVELS]
+    )
+    warnings: list[str] = []
+    boards = []
+    for lvl in wanted:
+        block = art.level_metrics(lvl)
+        if block is None:
+            boards.append(LevelLeaderboard(level=lvl, backtested=False))
+            warnings.append(f"The {lvl} level was not backtested.")
+            continue
+        cands = block.get("candidates")
+        rows = [
+            CandidateMetrics(
+                name=str(name),
+                mase=_metric(m.get("mase")), ratio_to_naive=_metric(m.get("ratio_to_naive")),
+                smape=_metric(m.get("smape")), coverage_80=_metric(m.get("coverage_80")),
+                coverage_95=_metric(m.get("coverage_95")),
+                pooled_r2_rate100k=_metric(m.get("pooled_r2_rate100k")),
+            )
+            for name, m in (cands.items() if isinstance(cands, dict) else ())
+            if isinstance(m, dict)
+        ]
+        rows.sort(key=lambda r: (r.mase is None, r.mase if r.mase is not None else 0.0, r.name))
+        boards.append(LevelLeaderboard(
+            level=lvl, backtested=True, champion=_text(block.get("champion")),
+            naive_mase=_metric(block.get("naive_mase")),
+            champion_ratio_to_naive=_metric(block.get("champion_ratio_to_naive")),
+            n_series=_int(block.get("n_series")),
+            n_series_excluded_zero_scale=_int(block.get("n_series_excluded_zero_scale")),
+            candidates=rows,
+        ))
+    if idx is not None:
+        warnings = _edition_warnings(idx, art) + warnings
+    protocol = art.metrics.get("protocol")
+    return ModelMetricsResult(
+        levels=boards, protocol=protocol if isinstance(protocol, dict) else {},
+        training_edition=art.edition, data_edition=idx.edition if idx is not None else "unknown",
+        last_year=_int(art.metrics.get("last_year")),
+        git_commit=_text(art.metrics.get("git_commit")),
+        warnings=warnings,
+    )
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

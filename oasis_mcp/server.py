@@ -1,0 +1,490 @@
+"""The OASIS MCP server: tools, resources and prompts over the SSMSI recorded-crime statistics.
+
+``create_server()`` builds an :class:`~mcp.server.mcpserver.MCPServer`. Nothing is read at import or
+construction: the dataset, its indexes and the training artifacts are loaded on first use, once, in
+a worker thread, and shared by every session. Expected failures (unknown names, years out of range,
+missing data or artifacts) reach the client as tool errors with a message saying what to do;
+anything unexpected is logged to stderr with its traceback and reported without it. The server
+never imports a training library.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import anyio.to_thread
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from oasis_mcp import __version__, config
+from oasis_mcp.artifacts import Artifacts, load_artifacts, signature
+from oasis_mcp.errors import ArtifactsError, OasisError
+from oasis_mcp.schemas import (
+    AreaList,
+    ComparisonResult,
+    ForecastResult,
+    HistoryResult,
+    IndicatorCatalog,
+    Level,
+    Measure,
+    ModelMetricsResult,
+)
+
+if TYPE_CHECKING:
+    from oasis_mcp.query import DataIndex
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "oasis"
+INSTRUCTIONS = (
+    "French recorded-crime statistics (SSMSI, police and gendarmerie, data.gouv.fr) for France, "
+    "its 18 regions and 101 departments, yearly since 2016, with forecasts to 2030. "
+    "Areas and indicators can be named in French or English (codes, names, slugs, aliases). "
+    "get_history for observed figures, compare_regions to rank areas, forecast for future years "
+    "(always report the intervals and the model's backtest accuracy), model_metrics for the "
+    "models' track record. Say which data edition you used and mention the caveats returned, in "
+    "particular derived figures and upper bounds."
+)
+
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+
+MAX_NAME = 200
+
+AreaArg = Annotated[
+    str,
+    Field(
+        description="Area code or name in French or English, at the given level: e.g. "
+        "'Bretagne', 'Brittany', '53' (region); 'Gironde', '33', '2A' (department); "
+        "'France'/'FR' or 'FM' (metropolitan France) at level 'country'.",
+        max_length=MAX_NAME,
+    ),
+]
+IndicatorArg = Annotated[
+    str,
+    Field(
+        description="Indicator slug, official French label or alias in French or English: e.g. "
+        "'burglary', 'cambriolages', 'violences sexuelles', 'drug-trafficking'. "
+        "list_indicators gives the catalog.",
+        max_length=MAX_NAME,
+    ),
+]
+LevelArg = Annotated[
+    Level,
+    Field(description="'region' (18), 'department' (101) or 'country' (FR, FM metropolitan)"),
+]
+MeasureArg = Annotated[
+    Measure,
+    Field(
+        description="'rate_per_100k' (default; compares areas of different sizes), 'count', or "
+        "'rate_per_1000' as published"
+    ),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared state, loaded lazily
+
+
+class ServerState:
+    """The dataset index and the artifacts, loaded once on first use and shared (thread-safe).
+
+    A missing dataset is looked for again on the next call (so data can be installed while the
+    server runs); missing or corrupt artifacts are looked for again when their files change.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        artifacts_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.artifacts_path = config.artifacts_dir(artifacts_dir)
+        self._lock = threading.Lock()
+        self._index: DataIndex | None = None
+        self._artifacts: Artifacts | None = None
+        self._artifacts_error: str | None = None
+        self._artifacts_sig: tuple[object, ...] | None = None
+
+    def index(self) -> DataIndex:
+        idx = self._index
+        if idx is not None:
+            return idx
+        with self._lock:
+            if self._index is None:
+                from oasis_mcp.data.dataset import load_dataset
+                from oasis_mcp.query import build_index
+
+                self._index = build_index(load_dataset(self.data_dir))
+            return self._index
+
+    def artifacts(self) -> Artifacts:
+        art = self._artifacts
+        if art is not None:
+            return art
+        with self._lock:
+            if self._artifacts is not None:
+                return self._artifacts
+            sig = signature(self.artifacts_path)
+            if self._artifacts_error is not None and sig == self._artifacts_sig:
+                raise ArtifactsError(self._artifacts_error)
+            try:
+                self._artifacts = load_artifacts(self.artifacts_path)
+            except ArtifactsError as exc:
+                self._artifacts_error, self._artifacts_sig = str(exc), sig
+                log.warning("%s", exc)
+                raise
+            return self._artifacts
+
+    def maybe_index(self) -> DataIndex | None:
+        try:
+            return self.index()
+        except OasisError:
+            return None
+
+    async def index_async(self) -> DataIndex:
+        return self._index or await anyio.to_thread.run_sync(self.index)
+
+    async def artifacts_async(self) -> Artifacts:
+        return self._artifacts or await anyio.to_thread.run_sync(self.artifacts)
+
+
+@contextmanager
+def tool_errors(tool: str) -> Iterator[None]:
+    """Expected failures become tool errors with their message; anything else is logged here
+    with its traceback and reported to the client without it."""
+    try:
+        yield
+    except ToolError:
+        raise
+    except OasisError as exc:
+        raise ToolError(str(exc)) from None
+    except Exception as exc:
+        log.exception("unexpected error in tool %s", tool)
+        raise ToolError(
+            f"internal error in {tool} ({type(exc).__name__}); it was logged on the server, "
+            "which is still running. Try other arguments, or report the problem."
+        ) from None
+
+
+def structured(model: BaseModel) -> CallToolResult:
+    """The model as structured content, with the same JSON, compact, as the text block."""
+    return CallToolResult(
+        content=[TextContent(type="text", text=model.model_dump_json())],
+        structured_content=model.model_dump(mode="json"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+
+
+def create_server(
+    data_dir: str | os.PathLike[str] | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
+) -> MCPServer:
+    """Build the OASIS MCP server. Data (``data_dir``, default ``config.data_dir()``) and
+    artifacts (``artifacts_dir``, default ``config.artifacts_dir()``) are read on first use."""
+    from oasis_mcp import query
+
+    state = ServerState(data_dir, artifacts_dir)
+    server = MCPServer(
+        SERVER_NAME,
+        title="OASIS: French recorded-crime statistics",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+    )
+    server.state = state  # type: ignore[attr-defined]  # for tests and benchmarks
+
+    @server.tool(
+        name="list_regions",
+        title="List areas (regions, departments, country)",
+        annotations=READ_ONLY,
+        description=(
+            "List the areas of one level: the 18 regions (default), the 101 departments, or the "
+            "two country aggregates (FR France, FM metropolitan France). Each area comes with its "
+            "code, name, English name, parent region (departments) and latest population. Pass "
+            "region to get the departments of one region (e.g. region='Occitanie'). Other tools "
+            "accept names directly: call this to enumerate areas or find a code."
+        ),
+    )
+    async def list_regions(
+        level: LevelArg = "region",
+        region: Annotated[
+            str | None,
+            Field(
+                description="Only the departments of this region (code or name); implies "
+                "level='department'",
+                max_length=MAX_NAME,
+            ),
+        ] = None,
+    ) -> Annotated[CallToolResult, AreaList]:
+        with tool_errors("list_regions"):
+            idx = await state.index_async()
+            return structured(query.list_areas(idx, level, region))
+
+    @server.tool(
+        name="list_indicators",
+        title="List crime indicators",
+        annotations=READ_ONLY,
+        description=(
+            "The catalog of recorded-crime indicators in the loaded data edition: slug, official "
+            "French label, English label, unit counted (victims, offences, persons implicated, "
+            "vehicles), rate denominator (inhabitants, or dwellings for burglary), caveats and "
+            "years available. Call it when unsure which indicator matches the user's words."
+        ),
+    )
+    async def list_indicators() -> Annotated[CallToolResult, IndicatorCatalog]:
+        with tool_errors("list_indicators"):
+            idx = await state.index_async()
+            return structured(query.list_indicators(idx))
+
+    @server.tool(
+        name="get_history",
+        title="Observed yearly history",
+        annotations=READ_ONLY,
+        description=(
+            "Observed yearly figures of one indicator for one area (region, department or "
+            "country), oldest first: per year the count, the rate per 1,000 as published by the "
+            "SSMSI and the rate per 100,000. Also says what is counted (unit), whether the "
+            "figures are derived (aggregated from departments) or upper bounds, the data edition "
+            "and caveats. Use it for trends and 'how many' questions about past years; use "
+            "forecast for years after the last published one."
+        ),
+    )
+    async def get_history(
+        area: AreaArg,
+        indicator: IndicatorArg,
+        level: LevelArg = "region",
+        start_year: Annotated[
+            int | None, Field(description="First year (default: first observed, 2016)",
+                              ge=2000, le=2100)
+        ] = None,
+        end_year: Annotated[
+            int | None, Field(description="Last year (default: last observed)", ge=2000, le=2100)
+        ] = None,
+    ) -> Annotated[CallToolResult, HistoryResult]:
+        with tool_errors("get_history"):
+            idx = await state.index_async()
+            return structured(
+                query.get_history(idx, area, indicator, level, start_year, end_year)
+            )
+
+    @server.tool(
+        name="forecast",
+        title="Forecast to 2030",
+        annotations=READ_ONLY,
+        description=(
+            "Forecast one indicator for one area for the years after the last observed one, up "
+            "to 2030: per year a point forecast with 80% and 95% prediction intervals, for the "
+            "count and the rate per 100,000. Also returns the model used and its backtest "
+            "accuracy at this level (MASE, <1 beats the naive forecast; interval coverage), the "
+            "training data edition, the last observed years for context, and warnings. Always "
+            "report the intervals, not only the point forecast."
+        ),
+    )
+    async def forecast(
+        area: AreaArg,
+        indicator: IndicatorArg,
+        level: LevelArg = "region",
+        horizon: Annotated[
+            int,
+            Field(description="Number of years after the last observed year (forecasts stop "
+                  "at 2030: with 2025 data, at most 5)", ge=1, le=10),
+        ] = 5,
+    ) -> Annotated[CallToolResult, ForecastResult]:
+        with tool_errors("forecast"):
+            idx = await state.index_async()
+            art = await state.artifacts_async()
+            return structured(query.forecast(idx, art, area, indicator, level, horizon))
+
+    @server.tool(
+        name="compare_regions",
+        title="Rank areas on an indicator",
+        annotations=READ_ONLY,
+        description=(
+            "Rank the areas of a level (regions by default, or departments, or FR/FM) on one "
+            "indicator for one year, highest first: value, rank (1 = highest), % change vs the "
+            "previous year and vs 2016, and the national figure (France) for reference. year "
+            "defaults to the last observed year; a later year up to 2030 uses point forecasts "
+            "and is flagged is_forecast. areas restricts the output to some areas (their ranks "
+            "stay those among all areas of the level)."
+        ),
+    )
+    async def compare_regions(
+        indicator: IndicatorArg,
+        year: Annotated[
+            int | None,
+            Field(description="Year to rank (default: last observed; up to 2030 = forecast)",
+                  ge=2000, le=2030),
+        ] = None,
+        level: LevelArg = "region",
+        areas: Annotated[
+            list[Annotated[str, Field(max_length=MAX_NAME)]] | None,
+            Field(description="Only these areas (codes or names at the given level)",
+                  max_length=120),
+        ] = None,
+        measure: MeasureArg = "rate_per_100k",
+    ) -> Annotated[CallToolResult, ComparisonResult]:
+        with tool_errors("compare_regions"):
+            idx = await state.index_async()
+            if year is not None and year > idx.last_year:
+                await state.artifacts_async()
+            return structured(
+                query.compare(idx, state.artifacts, indicator, year, level, areas, measure)
+            )
+
+    @server.tool(
+        name="model_metrics",
+        title="Forecast model leaderboard",
+        annotations=READ_ONLY,
+        description=(
+            "How well the forecasting models did in backtests, per level: every candidate's "
+            "MASE (<1 beats the naive last-value forecast), ratio to naive, sMAPE, 80%/95% "
+            "interval coverage and pooled R² on rates per 100,000, best first; the champion "
+            "used by forecast; the backtest protocol and the training data edition. Use it to "
+            "judge how far forecasts can be trusted."
+        ),
+    )
+    async def model_metrics(
+        level: Annotated[
+            Level | None, Field(description="One level, or all backtested levels (default)")
+        ] = None,
+    ) -> Annotated[CallToolResult, ModelMetricsResult]:
+        with tool_errors("model_metrics"):
+            art = await state.artifacts_async()
+            idx = await anyio.to_thread.run_sync(state.maybe_index)
+            return structured(query.model_metrics(idx, art, level))
+
+    _add_resources(server, state)
+    _add_prompts(server)
+    return server
+
+
+# ---------------------------------------------------------------------------------------------
+# Resources
+
+
+def _add_resources(server: MCPServer, state: ServerState) -> None:
+    from oasis_mcp import resources_text
+
+    @server.resource(
+        "oasis://dataset",
+        name="dataset",
+        title="Dataset provenance",
+        description="Provenance of the loaded data: publisher, licence, edition, files with "
+        "sha256, levels and years, caveats.",
+        mime_type="application/json",
+    )
+    def dataset_resource() -> str:
+        with _resource_errors():
+            return _json(resources_text.dataset_document(state.index()))
+
+    @server.resource(
+        "oasis://indicators",
+        name="indicators",
+        title="Indicator catalog",
+        description="The indicators of the loaded edition with labels, units, denominators, "
+        "aliases, caveats and years.",
+        mime_type="application/json",
+    )
+    def indicators_resource() -> str:
+        with _resource_errors():
+            return _json(resources_text.indicators_document(state.index()))
+
+    @server.resource(
+        "oasis://methodology",
+        name="methodology",
+        title="Methodology and model card",
+        description="How forecasts are made and evaluated (the model card written by training).",
+        mime_type="text/markdown",
+    )
+    def methodology_resource() -> str:
+        with _resource_errors():
+            try:
+                art: Artifacts | None = state.artifacts()
+                problem = None
+            except ArtifactsError as exc:
+                art, problem = None, str(exc)
+            return resources_text.methodology_document(art, problem, state.maybe_index())
+
+
+@contextmanager
+def _resource_errors() -> Iterator[None]:
+    try:
+        yield
+    except OasisError as exc:
+        raise ResourceError(str(exc)) from None
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompts
+
+
+def _add_prompts(server: MCPServer) -> None:
+    @server.prompt(
+        name="regional_briefing",
+        title="Briefing on an area",
+        description="Guide the assistant through a sourced briefing on recorded crime in one "
+        "region or department: trends, position among peers, outlook.",
+    )
+    def regional_briefing(
+        area: Annotated[str, Field(description="A region or department, code or name")],
+    ) -> str:
+        return (
+            f"Prepare a short, sourced briefing on recorded crime in {area}.\n\n"
+            "1. Decide the level: a region ('region') or a department ('department'); if unsure "
+            "call list_regions (with region=... to see a region's departments).\n"
+            "2. Call list_indicators, then get_history for 4 to 6 indicators that matter "
+            "(e.g. burglary, physical violence within and outside the family, sexual violence, "
+            "drug trafficking, non-violent theft). Describe the trend since 2016 and the last "
+            "year-on-year change, using rates per 100,000.\n"
+            "3. Call compare_regions for those indicators (same level, areas=[this area]) to "
+            "place it among its peers and against the national figure.\n"
+            "4. Call forecast for two or three of them, and model_metrics for that level; give "
+            "the 80% intervals and say how reliable the model was in backtests.\n"
+            "5. Finish with the data edition, the caveats returned by the tools (derived "
+            "figures, upper bounds, recording changes, 2020 break) and the source (SSMSI, "
+            "data.gouv.fr). Never present a forecast as a fact."
+        )
+
+    @server.prompt(
+        name="compare_indicator",
+        title="Compare areas on an indicator",
+        description="Guide the assistant through a comparison of all regions (or departments) "
+        "on one indicator: ranking, changes, national reference, outlook.",
+    )
+    def compare_indicator(
+        indicator: Annotated[str, Field(description="Indicator slug, label or alias")],
+        level: Annotated[
+            str, Field(description="'region' (default) or 'department'")
+        ] = "region",
+    ) -> str:
+        return (
+            f"Compare the {level}s of France on the indicator '{indicator}'.\n\n"
+            "1. Call list_indicators to confirm the indicator, its unit and its caveats.\n"
+            f"2. Call compare_regions(indicator='{indicator}', level='{level}') for the last "
+            "observed year (rates per 100,000), and once more with year=2016 to see how the "
+            "ranking moved.\n"
+            "3. Present the top and bottom five with their values, changes vs the previous "
+            "year and vs 2016, and the national figure.\n"
+            "4. For the two or three most notable areas, call get_history to show the trend "
+            "and forecast for the outlook (with intervals, and model_metrics for reliability).\n"
+            "5. State the data edition, whether figures are derived or upper bounds, and the "
+            "indicator's caveats; differences between areas also reflect reporting and "
+            "recording practices, not only crime."
+        )
+
