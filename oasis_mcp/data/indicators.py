@@ -315,12 +315,10 @@ def edition_of_labels(labels: Iterable[str]) -> Edition:
     fits = [ed for ed in EDITIONS if present <= _BY_LABEL[ed].keys()]
     if fits:
         return fits[0]
-    only = {
-        ed: sorted(present - _BY_LABEL[other].keys())
-        for ed, other in (("2025", "2024"), ("2024", "2025"))
-    }
+    only_2025 = sorted(present - _BY_LABEL["2024"].keys())
+    only_2024 = sorted(present - _BY_LABEL["2025"].keys())
     raise LookupFailed(
-        f"{', '.join(only['2025'])} (2025 edition) and {', '.join(only['2024'])} (2024 edition) "
+        f"{', '.join(only_2025)} (2025 edition) and {', '.join(only_2024)} (2024 edition) "
         "belong to different nomenclatures; one file or dataset holds a single one.",
         ", ".join(sorted(present)),
         "edition",
