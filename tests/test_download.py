@@ -289,7 +289,7 @@ def test_missing_regional_file_installs_departmental_alone(
     assert [f.name for f in result.files] == [DEP_2025]
     assert not (tmp_path / REG_2025).exists()
     assert "aggregated from the departments" in result.summary()
-    assert any("departmental file alone" in n for n in result.notes)
+    assert any("installed without it" in n for n in result.notes)
     if how == "404":
         assert "HTTP 404" in result.summary()
     manifest = read_manifest(tmp_path)
@@ -667,7 +667,8 @@ def test_api_down_and_fallback_failing(server: FakeDataGouv, tmp_path: Path) -> 
     install_synthetic(server, tmp_path, previous)
     before = snapshot(tmp_path)
     fallback = [server.publish(DEP_2025, None), server.publish(REG_2025, None)]
-    with pytest.raises(DownloadError, match=r"HTTP 404.*still in use"):
+    with pytest.raises(DownloadError, match=r"fallback URL: the data.gouv.fr API was unusable, "
+                       r"cannot reach .*HTTP 404.*still in use"):
         update(data_dir=tmp_path, api_url=closed_port_url(), timeout=2, fallback_urls=fallback)
     assert snapshot(tmp_path) == before
     with pytest.raises(DownloadError, match="does not end with an official"):

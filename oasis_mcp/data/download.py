@@ -144,15 +144,15 @@ class UpdateResult:
 
     def summary(self) -> str:
         if self.status == "up-to-date":
-            head = f"Already up to date: edition {self.edition} ({self.edition_label})."
+            head = f"Already up to date: edition {self.edition}: {self.edition_label}."
         elif self.status == "kept-newer":
-            head = (f"Kept the installed edition {self.edition} ({self.edition_label}): "
-                    "it is newer than what the source offers.")
+            head = (f"Kept the installed edition {self.edition}: {self.edition_label}. "
+                    "It is newer than what the source offers.")
         elif self.previous_edition and self.previous_edition != self.edition:
-            head = (f"Installed edition {self.edition} ({self.edition_label}), replacing "
+            head = (f"Installed edition {self.edition}: {self.edition_label}, replacing "
                     f"{self.previous_edition}.")
         else:
-            head = f"Installed edition {self.edition} ({self.edition_label})."
+            head = f"Installed edition {self.edition}: {self.edition_label}."
         lines = [head, f"Directory: {self.data_dir}"]
         source = {"api": "data.gouv.fr API", "fallback": "pinned fallback URLs",
                   "none": "nothing downloaded"}[self.source]
@@ -248,6 +248,7 @@ class _Updater:
         self.previous = read_manifest(target)
         self.notes: list[str] = []
         self.temps: list[Path] = []
+        self.fallback_reason: str | None = None
 
     # -- orchestration ------------------------------------------------------------------------
 
@@ -266,9 +267,8 @@ class _Updater:
             return self._kept_newer(on_disk[0], offer, source, source_url)
 
         department = self._download(offer.department)
-        region, kept_region = self._download_region(offer)
-
         dep_parsed = self._validate(department)
+        region, kept_region = self._download_region(offer)
         reg_parsed = None
         if region is not None:
             reg_parsed = self._validate(region)
@@ -324,6 +324,7 @@ class _Updater:
                 f"configured (${datagouv.FALLBACK_URLS_ENV}). {self._still_in_use()}"
             )
         self.notes.append(f"API unusable ({reason}); used the pinned fallback URLs")
+        self.fallback_reason = reason
         return offer, "fallback", " ".join(r.url for r in offer.resources)
 
     # -- download -----------------------------------------------------------------------------
@@ -347,7 +348,7 @@ class _Updater:
             log.warning("%s; keeping the installed %s", why, kept.name)
             return None, kept
         self.notes.append(
-            f"{why}; installed the departmental file alone, regions are aggregated from the "
+            f"{why}: the edition is installed without it, regions are aggregated from the "
             "departments (marked derived)"
         )
         log.warning("%s; installing the departmental file alone", why)
@@ -366,8 +367,8 @@ class _Updater:
             with os.fdopen(fd, "wb") as out, self.client.stream("GET", url) as response:
                 if response.status_code != 200:
                     raise _HttpStatusError(
-                        f"Download of {url} failed: HTTP {response.status_code} "
-                        f"{response.reason_phrase}. {self._still_in_use()}",
+                        str(self._error(url, f"HTTP {response.status_code} "
+                                             f"{response.reason_phrase}")),
                         response.status_code,
                     )
                 declared = _content_length(response)
@@ -649,7 +650,13 @@ class _Updater:
         return f"Nothing was installed in {self.target}."
 
     def _error(self, url: str, problem: str) -> DownloadError:
-        return DownloadError(f"Download of {url} failed: {problem}. {self._still_in_use()}")
+        context = ""
+        if self.fallback_reason is not None:
+            context = (f" (a pinned fallback URL: the data.gouv.fr API was unusable, "
+                       f"{self.fallback_reason})")
+        return DownloadError(
+            f"Download of {url}{context} failed: {problem}. {self._still_in_use()}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
