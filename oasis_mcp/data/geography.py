@@ -265,10 +265,11 @@ _TOKEN_MAP = {"st": "saint", "ste": "sainte"}
 
 _HINTS: dict[str, str] = {
     "region": "Use a code or a name; list_regions lists them.",
-    "department": "Use a code (e.g. '13', '2A', '971') or a name; list_departments lists them.",
+    "department": "Use a code (e.g. '13', '2A', '971') or a name; "
+    "list_regions(level='department') lists them.",
     "country": "Use 'FR' (France) or 'FM' (France métropolitaine).",
     "area": "Use a department or region code or name, or 'France'; "
-    "list_regions and list_departments list them.",
+    "list_regions(level='region' or 'department') lists them.",
 }
 _AMBIGUOUS_HINT = "Use the full name or the code."
 
