@@ -1,0 +1,153 @@
+"""Rolling-origin, expanding-window backtest of every candidate on one level.
+
+Cutoffs: every year from the first year + 1 to last_year - 1. Those before ``first_eval_cutoff``
+(2019) are calibration-only: their residuals feed the interval widths of later cutoffs but never the
+metrics. Horizons 1 and 2, kept only when the target year is in the data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+
+from training.data import Panel
+from training.intervals import sequential_intervals
+from training.metrics import coverage, mae, mase, msis, naive_scale, pooled_r2, rmse, smape
+from training.models.base import Forecaster
+
+FIRST_EVAL_CUTOFF = 2019
+HORIZONS = (1, 2)
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Protocol:
+    cutoffs: list[int]
+    calibration_cutoffs: list[int]
+    horizons: list[int]
+
+    @classmethod
+    def for_years(cls, years: np.ndarray, first_eval: int = FIRST_EVAL_CUTOFF) -> Protocol:
+        first, last = int(years.min()), int(years.max())
+        every = list(range(first + 1, last))
+        evaluated = [c for c in every if c >= first_eval]
+        return cls(evaluated, [c for c in every if c < first_eval], list(HORIZONS))
+
+
+@dataclass
+class CandidateResult:
+    name: str
+    family: str
+    complexity: int
+    params: dict[str, object]
+    records: pd.DataFrame  # one row per (series, cutoff, horizon), calibration cutoffs included
+    fit_seconds: float
+    n_fallback: int
+    metrics: dict[str, object] = field(default_factory=dict)
+
+
+def _forecast_cutoff(model: Forecaster, panel: Panel, cutoff: int) -> tuple[int, np.ndarray, int]:
+    last = int(panel.years[-1])
+    hs = tuple(h for h in HORIZONS if cutoff + h <= last)
+    result = model.forecast(panel.upto(cutoff), hs)
+    return cutoff, result.values, result.n_fallback
+
+
+def run_candidate(
+    model: Forecaster, panel: Panel, protocol: Protocol, n_jobs: int = 2
+) -> CandidateResult:
+    cutoffs = protocol.calibration_cutoffs + protocol.cutoffs
+    start = time.perf_counter()
+    if model.family == "global" and n_jobs > 1:
+        outs = Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(_forecast_cutoff)(model, panel, c) for c in cutoffs
+        )
+    else:
+        outs = [_forecast_cutoff(model, panel, c) for c in cutoffs]
+    seconds = time.perf_counter() - start
+    years = panel.years
+    parts = []
+    fallback = 0
+    for cutoff, values, n_fb in outs:
+        fallback += n_fb
+        ci = int(np.flatnonzero(years == cutoff)[0])
+        scale = naive_scale(panel.y[:, : ci + 1])
+        for j in range(values.shape[1]):
+            h = j + 1
+            parts.append(pd.DataFrame({
+                "series": np.arange(panel.n_series), "cutoff": cutoff, "year": cutoff + h,
+                "horizon": h, "y_true": panel.y[:, ci + h], "y_pred": values[:, j],
+                "scale": scale, "den": panel.den[:, ci + h],
+            }))
+    records = pd.concat(parts, ignore_index=True)
+    return CandidateResult(model.name, model.family, model.complexity, dict(model.params),
+                           records, seconds, fallback)
+
+
+def add_intervals(records: pd.DataFrame) -> pd.DataFrame:
+    bounds = sequential_intervals(
+        records["cutoff"].to_numpy(), records["horizon"].to_numpy(),
+        records["y_true"].to_numpy(float), records["y_pred"].to_numpy(float),
+        records["scale"].to_numpy(float),
+    )
+    return records.assign(**bounds)
+
+
+def score(records: pd.DataFrame) -> dict[str, float | int]:
+    """Metrics over the evaluated records (see training.metrics)."""
+    yt = records["y_true"].to_numpy(float)
+    yp = records["y_pred"].to_numpy(float)
+    sc = records["scale"].to_numpy(float)
+    ser = records["series"].to_numpy()
+    per = 1e5 / np.maximum(records["den"].to_numpy(float), 1.0)
+    m, n_used = mase(yt, yp, sc, ser)
+    return {
+        "mase": m,
+        "smape": smape(yt, yp),
+        "mae": mae(yt * per, yp * per),
+        "rmse": rmse(yt * per, yp * per),
+        "pooled_r2_rate100k": pooled_r2(yt * per, yp * per),
+        "coverage_80": coverage(yt, records["lo_80"].to_numpy(), records["hi_80"].to_numpy()),
+        "coverage_95": coverage(yt, records["lo_95"].to_numpy(), records["hi_95"].to_numpy()),
+        "msis_95": msis(yt, records["lo_95"].to_numpy(), records["hi_95"].to_numpy(), sc, ser),
+        "n_forecasts": len(records),
+        "n_series_mase": n_used,
+    }
+
+
+def evaluate(result: CandidateResult, protocol: Protocol) -> dict[str, object]:
+    records = add_intervals(result.records)
+    result.records = records
+    ev = records[records["cutoff"].isin(protocol.cutoffs)]
+    metrics: dict[str, object] = dict(score(ev))
+    metrics["by_horizon"] = {str(h): score(g) for h, g in ev.groupby("horizon")}
+    metrics["fit_seconds"] = round(result.fit_seconds, 3)
+    metrics["n_fallback"] = result.n_fallback
+    result.metrics = metrics
+    return metrics
+
+
+def zero_scale_series(records: pd.DataFrame, protocol: Protocol) -> int:
+    ev = records[records["cutoff"].isin(protocol.cutoffs)]
+    return int(ev.loc[~(ev["scale"] > 0), "series"].nunique())
+
+
+def combine(name: str, members: list[CandidateResult], complexity: int = 8) -> CandidateResult:
+    """Equal-weight combination (geometric mean of count + 1) of several candidates' forecasts."""
+    base = members[0].records[["series", "cutoff", "year", "horizon", "y_true", "scale", "den"]]
+    logs = np.mean([np.log1p(m.records["y_pred"].to_numpy(float)) for m in members], axis=0)
+    records = base.assign(y_pred=np.expm1(logs))
+    return CandidateResult(
+        name, "combination", complexity, {"members": [m.name for m in members]}, records,
+        sum(m.fit_seconds for m in members), max(m.n_fallback for m in members),
+    )
+
+
+def choose_champion(metrics: dict[str, dict[str, object]], complexity: dict[str, int]) -> str:
+    """Lowest MASE; ties (to 1e-9) go to the simpler model."""
+    return min(metrics, key=lambda n: (round(float(metrics[n]["mase"]), 9), complexity[n]))
