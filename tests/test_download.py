@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import socket
@@ -54,6 +55,7 @@ class Route:
     declared_length: int | None = None  # Content-Length announced (default: len(body))
     send: int | None = None  # bytes actually sent before closing the connection
     delay: float = 0.0  # seconds to wait before answering
+    headers: dict[str, str] | None = None  # extra response headers
 
 
 class FakeDataGouv:
@@ -78,6 +80,8 @@ class FakeDataGouv:
                 self.send_response(route.status)
                 self.send_header("Content-Type", route.content_type)
                 self.send_header("Content-Length", str(declared))
+                for key, value in (route.headers or {}).items():
+                    self.send_header(key, value)
                 self.end_headers()
                 self.wfile.write(route.body[: route.send])
                 if route.send is not None:
@@ -351,6 +355,30 @@ def test_already_up_to_date_rewrites_nothing(server: FakeDataGouv, tmp_path: Pat
     assert snapshot(tmp_path) == before
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == mtimes
     assert_no_temp_files(tmp_path)
+
+
+def test_gzip_transfer_encoding_is_decoded_and_length_checked_on_the_wire(
+    server: FakeDataGouv, tmp_path: Path
+) -> None:
+    edition = synthetic_edition(2023)
+    files = {edition.dep_name: edition.dep_bytes, edition.reg_name: edition.reg_bytes}
+    entries = [
+        resource(server.publish(name, gzip.compress(body), headers={"Content-Encoding": "gzip"}),
+                 body)  # the API's size and checksum are those of the decoded file
+        for name, body in files.items()
+    ]
+    result = update(data_dir=tmp_path, api_url=server.set_api(entries), timeout=5)
+    assert result.status == "installed"
+    for name, body in files.items():
+        assert (tmp_path / name).read_bytes() == body
+
+    squeezed = gzip.compress(edition.dep_bytes)
+    server.publish(edition.dep_name, squeezed, headers={"Content-Encoding": "gzip"},
+                   send=len(squeezed) // 2)
+    before = snapshot(tmp_path)
+    with pytest.raises(DownloadError, match="truncated"):
+        update(data_dir=tmp_path, api_url=server.api_url, timeout=5)
+    assert snapshot(tmp_path) == before
 
 
 def test_files_already_in_place_get_a_manifest(server: FakeDataGouv, tmp_path: Path) -> None:
