@@ -96,7 +96,7 @@ class Dataset:
         for indicator in self.indicators:
             rows = self.series(level, area, indicator)
             if len(rows):
-                return int(rows["population"].iat[-1])
+                return int(rows["population"].to_numpy()[-1])
         return None
 
     def level_summary(self, level: Level) -> dict[str, int]:
@@ -150,10 +150,10 @@ def build_dataset(
         np.array([level_rank[lvl] for lvl in columns["level"]]),
     ))
     frame = pd.DataFrame({col: values[order] for col, values in columns.items()})
-    index = {
-        (str(k[0]), str(k[1]), str(k[2])): v
-        for k, v in frame.groupby(["level", "area", "indicator"], sort=False).indices.items()
-    }
+    groups: dict[tuple[str, str, str], np.ndarray] = frame.groupby(  # type: ignore[assignment]
+        ["level", "area", "indicator"], sort=False
+    ).indices
+    index = {(str(k[0]), str(k[1]), str(k[2])): np.asarray(v) for k, v in groups.items()}
     files = [SourceFile(departments.name, edition.department_file or Path(departments.name),
                         "department", departments.sha256)]
     if regions is not None:
