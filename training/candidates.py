@@ -15,7 +15,9 @@ COMBINATIONS: dict[str, list[str]] = {
 PROPHET_LEVELS = ("country",)  # 0.1–1 s per fit: region/department fits exceed the budget
 
 
-def all_candidates(quick: bool = False, n_jobs: int = 2, with_prophet: bool = True) -> list[Forecaster]:
+def all_candidates(
+    quick: bool = False, n_jobs: int = 2, with_prophet: bool = True
+) -> list[Forecaster]:
     models: list[Forecaster] = [Naive(), Drift(), SharedTrend(), PerSeries("ets", n_jobs=n_jobs)]
     if with_prophet:
         models.append(PerSeries("prophet", n_jobs=n_jobs))

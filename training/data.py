@@ -1,8 +1,8 @@
 """Turn the runtime's tidy dataset into dense panels (series × years) for training.
 
-A :class:`Panel` holds, for one level, the counts and denominators of every (area, indicator) series,
-plus the national (FR) and regional totals of the same indicator, aligned row by row, so that
-features can use what series share without any lookup at fit time.
+A :class:`Panel` holds, for one level, the counts and denominators of every (area, indicator)
+series, plus the national (FR) and regional totals of the same indicator, aligned row by row,
+so that features can use what series share without any lookup at fit time.
 """
 
 from __future__ import annotations

@@ -82,8 +82,9 @@ def training_rows(
 
     Target: the change of the series' log share of the national total, log((y[t+h] + 0.5) /
     (N[t+h] + 1)) - log((y[t] + 0.5) / (N[t] + 1)): the common national change, which a handful of
-    origins cannot teach, is left to the shared trend. Weight: (y[t] + 1) / scale, so that a weighted absolute
-    error on the log scale approximates the scaled absolute error MASE measures.
+    origins cannot teach, is left to the shared trend.
+    Weight: (y[t] + 1) / scale, so that a weighted absolute error on the log scale
+    approximates the scaled absolute error MASE measures.
     """
     years = panel.years
     xs, codes, targets, weights = [], [], [], []

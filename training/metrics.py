@@ -88,6 +88,6 @@ def msis(
     ok = np.isfinite(scale) & (scale > 0)
     if not ok.any():
         return float("nan")
-    codes, inverse = np.unique(np.asarray(series)[ok], return_inverse=True)
+    _, inverse = np.unique(np.asarray(series)[ok], return_inverse=True)
     sums = np.bincount(inverse, weights=score[ok] / scale[ok])
     return float(np.mean(sums / np.bincount(inverse)))

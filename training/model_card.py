@@ -47,7 +47,8 @@ def render(metrics: dict[str, Any]) -> str:
         "",
         "## Protocol",
         f"- {p['scheme']}; evaluated cutoffs {p['cutoffs']}, calibration-only cutoffs "
-        f"{p['calibration_only_cutoffs']}, horizons {p['horizons']} (only targets inside the data).",
+        f"{p['calibration_only_cutoffs']}, horizons {p['horizons']} "
+        "(only targets inside the data).",
         "- Candidates see nothing after the cutoff, features included (tested).",
         f"- MASE: {p['mase_scale']}; series-cutoffs with a zero scale are excluded from MASE "
         "(counted in `n_series_excluded_zero_scale`). sMAPE on counts; MAE, RMSE and pooled R² on "

@@ -31,7 +31,8 @@ def log_runs(metrics: dict[str, Any], results: dict[str, Any]) -> int:
                 mlflow.set_tags({"level": level, "candidate": name,
                                  "champion": str(name == block["champion"]),
                                  "edition": metrics["edition"],
-                                 "git_commit": metrics["git_commit"], "quick": str(metrics["quick"])})
+                                 "git_commit": metrics["git_commit"],
+                                 "quick": str(metrics["quick"])})
                 params = {f"model.{k}": str(v)[:250] for k, v in (m.get("params") or {}).items()}
                 params |= {f"data.sha256.{k}": v for k, v in shas.items()}
                 params |= {"protocol.cutoffs": str(metrics["protocol"]["cutoffs"]),

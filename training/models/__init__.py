@@ -1,1 +1,1 @@
-"""Forecasting candidates. Each takes a panel truncated at the cutoff and returns point forecasts."""
+"""Forecasting candidates: each takes a panel cut at the origin and returns point forecasts."""

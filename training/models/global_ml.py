@@ -2,8 +2,8 @@
 
 One model per horizon predicts the change of the series' log share of the national total of its
 indicator; the forecast applies it to the shared trend's national forecast:
-(y[t] + 0.5) / (N[t] + 1) * exp(prediction) * (N_hat[t+h] + 1) - 0.5. Horizons with too few training origins fall back to the
-shared-trend forecast (counted).
+(y[t] + 0.5) / (N[t] + 1) * exp(prediction) * (N_hat[t+h] + 1) - 0.5.
+Horizons with too few training origins fall back to the shared-trend forecast (counted).
 """
 
 from __future__ import annotations

@@ -38,7 +38,9 @@ def _ets_one(y: np.ndarray, horizons: tuple[int, ...]) -> tuple[np.ndarray, bool
         return last, True
 
 
-def _prophet_one(y: np.ndarray, years: np.ndarray, horizons: tuple[int, ...]) -> tuple[np.ndarray, bool]:
+def _prophet_one(
+    y: np.ndarray, years: np.ndarray, horizons: tuple[int, ...]
+) -> tuple[np.ndarray, bool]:
     import pandas as pd
     from prophet import Prophet
 
@@ -52,7 +54,9 @@ def _prophet_one(y: np.ndarray, years: np.ndarray, horizons: tuple[int, ...]) ->
             n_changepoints=min(3, len(y) - 2), uncertainty_samples=0,
         )
         model.fit(frame, algorithm="Newton")
-        future = model.make_future_dataframe(periods=max(horizons), freq="YS", include_history=False)
+        future = model.make_future_dataframe(
+            periods=max(horizons), freq="YS", include_history=False
+        )
         path = model.predict(future)["yhat"].to_numpy()
         return np.array([path[h - 1] for h in horizons], dtype=float), False
     except Exception:
@@ -91,7 +95,8 @@ class PerSeries:
                            "min_points": 4}
         else:
             self.params = {"yearly_seasonality": False, "weekly_seasonality": False,
-                           "daily_seasonality": False, "freq": "YS", "n_changepoints": "min(3, n-2)",
+                           "daily_seasonality": False, "freq": "YS",
+                           "n_changepoints": "min(3, n-2)",
                            "algorithm": "Newton", "min_points": 3}
 
     def forecast(self, panel: Panel, horizons: tuple[int, ...]) -> Forecast:

@@ -1,0 +1,114 @@
+"""Unit tests of the training module: metrics, intervals, no leakage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from training.backtest import Protocol, run_candidate
+from training.data import Panel
+from training.intervals import conformal_quantile, sequential_intervals
+from training.metrics import coverage, mae, mase, msis, naive_scale, pooled_r2, rmse, smape
+from training.models.global_ml import GlobalModel
+from training.models.simple import Drift, Naive, SharedTrend
+
+
+def test_naive_scale_hand_computed() -> None:
+    hist = np.array([[10.0, 12.0, 9.0, 9.0], [5.0, 5.0, 5.0, 5.0]])
+    np.testing.assert_allclose(naive_scale(hist), [(2 + 3 + 0) / 3, 0.0])
+
+
+def test_mase_per_series_then_mean_and_zero_scale_excluded() -> None:
+    y = np.array([10.0, 20.0, 30.0, 7.0])
+    p = np.array([12.0, 17.0, 30.0, 1.0])
+    scale = np.array([2.0, 2.0, 5.0, 0.0])
+    series = np.array([0, 0, 1, 2])
+    value, used = mase(y, p, scale, series)
+    # series 0: (2/2 + 3/2)/2 = 1.25; series 1: 0; series 2 excluded (zero scale)
+    assert used == 2
+    assert value == pytest.approx((1.25 + 0.0) / 2)
+
+
+def test_point_metrics_hand_computed() -> None:
+    y = np.array([1.0, 2.0, 3.0, 0.0])
+    p = np.array([2.0, 2.0, 1.0, 0.0])
+    assert mae(y, p) == pytest.approx(3 / 4)
+    assert rmse(y, p) == pytest.approx(np.sqrt(5 / 4))
+    # sMAPE: 2|e|/(|y|+|p|): 2/3, 0, 1, (0,0)->0 => mean*100
+    assert smape(y, p) == pytest.approx(100 * (2 / 3 + 0 + 1 + 0) / 4)
+    # R2: mean 1.5, SST = 0.25+0.25+2.25+2.25 = 5, SSE = 1+0+4+0 = 5
+    assert pooled_r2(y, p) == pytest.approx(0.0)
+    assert pooled_r2(y, np.array([1.0, 2.0, 2.0, 0.0])) == pytest.approx(1 - 1 / 5)
+
+
+def test_coverage_and_msis_hand_computed() -> None:
+    y = np.array([5.0, 10.0])
+    lo = np.array([4.0, 11.0])
+    hi = np.array([6.0, 12.0])
+    assert coverage(y, lo, hi) == 0.5
+    # scores: 2 ; 1 + 2/0.05*1 = 41 ; scales 1 and 2, two series
+    value = msis(y, lo, hi, np.array([1.0, 2.0]), np.array([0, 1]), alpha=0.05)
+    assert value == pytest.approx((2 / 1 + 41 / 2) / 2)
+
+
+def test_conformal_quantile() -> None:
+    scores = np.arange(1, 10, dtype=float)  # n = 9
+    assert conformal_quantile(scores, 0.2) == 8.0  # ceil(10 * 0.8) = 8th smallest
+    assert conformal_quantile(scores, 0.05) == 9.0
+    assert conformal_quantile(np.array([]), 0.2) == float("inf")
+
+
+def test_sequential_intervals_use_only_earlier_outcomes() -> None:
+    cutoff = np.array([2017, 2018, 2019, 2019])
+    horizon = np.array([1, 1, 1, 2])
+    y = np.array([10.0, 14.0, 100.0, 100.0])
+    p = np.array([10.0, 10.0, 10.0, 10.0])
+    scale = np.ones(4)
+    out = sequential_intervals(cutoff, horizon, y, p, scale)
+    # cutoff 2019, h=1: calibrated on 2017 (|e|=0) and 2018 (|e|=4), never on its own error 90
+    assert out["hi_95"][2] == pytest.approx(14.0)
+    assert np.isinf(out["hi_95"][0])  # nothing before the first cutoff
+
+
+def _toy_panel(seed: int = 0) -> Panel:
+    rng = np.random.default_rng(seed)
+    years = np.arange(2016, 2026)
+    n_areas, labels = 6, ["A", "B"]
+    areas = np.repeat([f"{i:02d}" for i in range(n_areas)], len(labels))
+    inds = np.tile(labels, n_areas)
+    base = rng.uniform(20, 500, size=len(areas))[:, None]
+    y = np.round(base * np.exp(np.cumsum(rng.normal(0.02, 0.1, (len(areas), len(years))), axis=1)))
+    national = np.vstack([y[inds == lab].sum(0) for lab in labels])[[labels.index(s) for s in inds]]
+    den = np.full_like(y, 1e5)
+    return Panel("department", areas, inds, years, y, den, national, national.copy())
+
+
+@pytest.mark.parametrize("model", [Naive(), Drift(), SharedTrend(),
+                                   GlobalModel(kind="lightgbm", quick=True)],
+                         ids=lambda m: m.name)
+def test_no_leakage_after_cutoff(model: object) -> None:
+    panel = _toy_panel()
+    cutoff = 2021
+    changed_y = panel.y.copy()
+    after = panel.years > cutoff
+    changed_y[:, after] *= 3.0
+    national = changed_y.copy()
+    for lab in set(panel.indicators):
+        rows = panel.indicators == lab
+        national[rows] = changed_y[rows].sum(0)
+    changed = Panel(panel.level, panel.areas, panel.indicators, panel.years, changed_y,
+                    panel.den, national, national.copy())
+    protocol = Protocol(cutoffs=[cutoff], calibration_cutoffs=[], horizons=[1, 2])
+    a = run_candidate(model, panel, protocol, n_jobs=1).records  # type: ignore[arg-type]
+    b = run_candidate(model, changed, protocol, n_jobs=1).records  # type: ignore[arg-type]
+    np.testing.assert_allclose(a["y_pred"].to_numpy(), b["y_pred"].to_numpy())
+    # the outcomes themselves did change, so the test would see a leak
+    assert not np.allclose(a["y_true"].to_numpy(), b["y_true"].to_numpy())
+
+
+def test_protocol_follows_the_data_years() -> None:
+    p = Protocol.for_years(np.arange(2016, 2024))
+    assert p.cutoffs == [2019, 2020, 2021, 2022]
+    assert p.calibration_cutoffs == [2017, 2018]

@@ -1,0 +1,109 @@
+"""End-to-end: a quick training run on a slice of the real data, and the committed artifacts."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("lightgbm")
+
+from training.artifacts import BACKTEST_COLUMNS, FORECAST_COLUMNS
+from training.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("OASIS_DATA_DIR", REPO.parent / "shared" / "data"))
+needs_data = pytest.mark.skipif(
+    not any(DATA_DIR.glob("donnee-dep-data.gouv-*.csv")), reason=f"no SSMSI data in {DATA_DIR}"
+)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("artifacts")
+    code = main(["--data-dir", str(DATA_DIR), "--levels", "country,region,department",
+                 "--out", str(out), "--quick", "--limit-areas", "3", "--no-mlflow"])
+    assert code == 0
+    return out
+
+
+@needs_data
+def test_quick_run_writes_every_artifact(quick_run: Path) -> None:
+    for name in ("metrics.json", "backtest.csv.gz", "forecasts.csv.gz", "MODEL_CARD.md",
+                 "models/manifest.json"):
+        assert (quick_run / name).is_file(), name
+    metrics = json.loads((quick_run / "metrics.json").read_text())
+    for key in ("edition", "files", "last_year", "protocol", "git_commit", "seeds", "levels"):
+        assert key in metrics
+    assert metrics["protocol"]["cutoffs"][0] == 2019
+    assert metrics["protocol"]["horizons"] == [1, 2]
+    for level in ("country", "region", "department"):
+        block = metrics["levels"][level]
+        assert block["champion"] in block["candidates"]
+        for m in block["candidates"].values():
+            for key in ("mase", "smape", "mae", "rmse", "pooled_r2_rate100k", "coverage_80",
+                        "coverage_95", "msis_95", "fit_seconds", "ratio_to_naive", "by_horizon"):
+                assert key in m
+            assert set(m["by_horizon"]) == {"1", "2"}
+    manifest = json.loads((quick_run / "models" / "manifest.json").read_text())
+    assert manifest["files"]
+
+
+@needs_data
+def test_quick_run_csv_columns_and_interval_order(quick_run: Path) -> None:
+    bt = pd.read_csv(quick_run / "backtest.csv.gz", dtype={"area": str})
+    assert list(bt.columns) == BACKTEST_COLUMNS
+    fc = pd.read_csv(quick_run / "forecasts.csv.gz", dtype={"area": str})
+    assert list(fc.columns) == FORECAST_COLUMNS
+    assert set(fc["level"]) == {"country", "region", "department"}
+    assert set(fc.loc[fc["level"] == "country", "area"]) == {"FM", "FR"}
+    metrics = json.loads((quick_run / "metrics.json").read_text())
+    assert set(fc["year"]) == set(range(metrics["last_year"] + 1, 2031))
+    tol = 1e-6
+    for prefix in ("", "rate_100k_"):
+        point = fc["count"] if prefix == "" else fc["rate_100k"]
+        lo95, lo80 = fc[f"{prefix}lo_95"], fc[f"{prefix}lo_80"]
+        hi80, hi95 = fc[f"{prefix}hi_80"], fc[f"{prefix}hi_95"]
+        assert (lo95 >= 0).all()
+        assert (lo95 <= lo80 + tol).all() and (lo80 <= point + tol).all()
+        assert (point <= hi80 + tol).all() and (hi80 <= hi95 + tol).all()
+
+
+@needs_data
+def test_quick_run_is_deterministic(quick_run: Path, tmp_path: Path) -> None:
+    main(["--data-dir", str(DATA_DIR), "--levels", "region", "--out", str(tmp_path), "--quick",
+          "--limit-areas", "3", "--no-mlflow"])
+    first = pd.read_csv(quick_run / "forecasts.csv.gz", dtype={"area": str})
+    second = pd.read_csv(tmp_path / "forecasts.csv.gz", dtype={"area": str})
+    pd.testing.assert_frame_equal(
+        first[first["level"] == "region"].reset_index(drop=True), second.reset_index(drop=True)
+    )
+    a = json.loads((quick_run / "metrics.json").read_text())["levels"]["region"]["candidates"]
+    b = json.loads((tmp_path / "metrics.json").read_text())["levels"]["region"]["candidates"]
+    for name in a:
+        assert a[name]["mase"] == b[name]["mase"]
+        assert a[name]["coverage_80"] == b[name]["coverage_80"]
+
+
+@needs_data
+def test_committed_artifacts_match_the_data_edition() -> None:
+    path = REPO / "artifacts" / "metrics.json"
+    if not path.is_file():
+        pytest.skip("no committed artifacts yet")
+    from training.data import load_training_data
+
+    metrics = json.loads(path.read_text())
+    info, _ = load_training_data(DATA_DIR, levels=("country",))
+    assert metrics["edition"] == info.edition
+    assert metrics["last_year"] == info.last_year
+    assert {f["name"]: f["sha256"] for f in metrics["files"]} == {
+        f["name"]: f["sha256"] for f in info.files
+    }
+    with gzip.open(REPO / "artifacts" / "forecasts.csv.gz", "rt") as fh:
+        header = fh.readline().strip().split(",")
+    assert header == FORECAST_COLUMNS
+    assert not metrics.get("quick")
