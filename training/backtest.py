@@ -16,7 +16,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from training.data import Panel
-from training.intervals import sequential_intervals
+from training.intervals import interval_scale, sequential_intervals
 from training.metrics import coverage, mae, mase, msis, naive_scale, pooled_r2, rmse, smape
 from training.models.base import Forecaster
 
@@ -82,7 +82,8 @@ def run_candidate(
             parts.append(pd.DataFrame({
                 "series": np.arange(panel.n_series), "cutoff": cutoff, "year": cutoff + h,
                 "horizon": h, "y_true": panel.y[:, ci + h], "y_pred": values[:, j],
-                "scale": scale, "den": panel.den[:, ci + h],
+                "scale": scale, "iscale": interval_scale(panel.y[:, ci]),
+                "den": panel.den[:, ci + h],
             }))
     records = pd.concat(parts, ignore_index=True)
     return CandidateResult(model.name, model.family, model.complexity, dict(model.params),
@@ -93,7 +94,7 @@ def add_intervals(records: pd.DataFrame) -> pd.DataFrame:
     bounds = sequential_intervals(
         records["cutoff"].to_numpy(), records["horizon"].to_numpy(),
         records["y_true"].to_numpy(float), records["y_pred"].to_numpy(float),
-        records["scale"].to_numpy(float),
+        records["iscale"].to_numpy(float),
     )
     return records.assign(**bounds)
 
@@ -139,7 +140,8 @@ def zero_scale_series(records: pd.DataFrame, protocol: Protocol) -> int:
 
 def combine(name: str, members: list[CandidateResult], complexity: int = 8) -> CandidateResult:
     """Equal-weight combination (geometric mean of count + 1) of several candidates' forecasts."""
-    base = members[0].records[["series", "cutoff", "year", "horizon", "y_true", "scale", "den"]]
+    cols = ["series", "cutoff", "year", "horizon", "y_true", "scale", "iscale", "den"]
+    base = members[0].records[cols]
     logs = np.mean([np.log1p(m.records["y_pred"].to_numpy(float)) for m in members], axis=0)
     records = base.assign(y_pred=np.expm1(logs))
     return CandidateResult(

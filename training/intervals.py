@@ -1,6 +1,7 @@
 """Conformal prediction intervals calibrated on backtest residuals.
 
-Residuals are scaled by the series' in-sample naive MAE at the cutoff (floored at 1 count), so that
+Absolute residuals are divided by a scale known at the cutoff, s = 0.1 * y[t] + sqrt(y[t] + 1)
+(a relative part for shocks shared by large series, a Poisson-like part for small counts), so that
 one quantile per horizon fits series of every size. For the forecasts of a cutoff ``c``, horizon
 ``h``, the quantile is taken only over residuals whose target year is <= ``c`` (i.e. from earlier
 cutoffs, including calibration-only cutoffs before the first evaluated one): no evaluated outcome
@@ -14,8 +15,13 @@ import numpy as np
 LEVELS_ALPHA = {"80": 0.20, "95": 0.05}
 
 
-def interval_scale(scale: np.ndarray) -> np.ndarray:
-    return np.maximum(np.nan_to_num(scale, nan=1.0), 1.0)
+RELATIVE_PART = 0.1
+
+
+def interval_scale(last_value: np.ndarray) -> np.ndarray:
+    """Scale of the residuals of a series whose last observed value is ``last_value``."""
+    y = np.clip(np.asarray(last_value, float), 0, None)
+    return RELATIVE_PART * y + np.sqrt(y + 1.0)
 
 
 def conformal_quantile(scores: np.ndarray, alpha: float) -> float:
@@ -35,8 +41,11 @@ def sequential_intervals(
     y_pred: np.ndarray,
     scale: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """lo/hi for 80 % and 95 % for every record, each calibrated on strictly earlier outcomes."""
-    s = interval_scale(scale)
+    """lo/hi for 80 % and 95 % for every record, each calibrated on strictly earlier outcomes.
+
+    ``scale`` is the interval scale of each record (see :func:`interval_scale`).
+    """
+    s = np.asarray(scale, float)
     score = np.abs(y_true - y_pred) / s
     out = {f"{side}_{lvl}": np.full(len(y_pred), np.nan) for lvl in LEVELS_ALPHA
            for side in ("lo", "hi")}
@@ -62,7 +71,7 @@ def horizon_quantiles(
 
     Horizons beyond those backtested are extrapolated linearly from the last two (never narrower).
     """
-    score = np.abs(y_true - y_pred) / interval_scale(scale)
+    score = np.abs(y_true - y_pred) / np.asarray(scale, float)
     seen = sorted(int(h) for h in np.unique(horizon))
     result: dict[str, list[float]] = {}
     for lvl, alpha in LEVELS_ALPHA.items():

@@ -40,7 +40,6 @@ from training.candidates import (
 )
 from training.data import Panel, load_training_data
 from training.intervals import horizon_quantiles, interval_scale
-from training.metrics import naive_scale
 from training.models.base import Forecaster
 from training.models.global_ml import GlobalModel
 
@@ -115,9 +114,9 @@ def final_forecast(
     point = np.expm1(np.mean([np.log1p(p) for p in preds], axis=0))
     rec = champion.records
     q = horizon_quantiles(rec["horizon"].to_numpy(), rec["y_true"].to_numpy(float),
-                          rec["y_pred"].to_numpy(float), rec["scale"].to_numpy(float),
+                          rec["y_pred"].to_numpy(float), rec["iscale"].to_numpy(float),
                           len(horizons))
-    s = interval_scale(naive_scale(panel.y))
+    s = interval_scale(panel.y[:, -1])
     den = np.maximum(panel.den[:, -1], 1.0)
     parts = []
     for j, h in enumerate(horizons):
@@ -218,8 +217,8 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
             "cutoffs": protocol.cutoffs, "calibration_only_cutoffs": protocol.calibration_cutoffs,
             "horizons": protocol.horizons, "target": "count",
             "mase_scale": "in-sample MAE of one-step naive up to the cutoff, per series",
-            "intervals": "split conformal on |error| / max(scale, 1), per horizon, calibrated "
-                         "only on outcomes observed by the cutoff",
+            "intervals": "split conformal on |error| / (0.1 y[t] + sqrt(y[t] + 1)), per horizon, "
+                         "calibrated only on outcomes observed by the cutoff",
         }
         results, champion = backtest_level(panel, protocol, cfg, progress)
         all_results[level] = results
