@@ -1,0 +1,435 @@
+"""Short written answers (French or English) from a plan and the tools' results, plus the chart
+that goes with them. Every number quoted comes from a tool result."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from oasis_app import charts
+from oasis_app.bridge import ToolOutcome
+from oasis_mcp.assistant import LABEL_EN, Plan
+
+MAX_RANKING_BARS = 20
+
+
+@dataclass
+class Reply:
+    text: str
+    figure: charts.Chart | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def num(value: float | None, lang: str, digits: int = 1) -> str:
+    """``12 345,6`` in French, ``12,345.6`` in English; integers without decimals."""
+    if value is None:
+        return "–"
+    if (float(value).is_integer() and abs(value) >= 100) or digits == 0:
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:,.{digits}f}"
+    if lang == "fr":
+        text = text.replace(",", "\u202f").replace(".", ",")
+    return text
+
+
+def pct(value: float | None, lang: str) -> str:
+    if value is None:
+        return "–"
+    sign = "+" if value > 0 else ("−" if value < 0 else "±")
+    return f"{sign}{num(abs(value), lang)} %" if lang == "fr" else f"{sign}{num(abs(value), lang)}%"
+
+
+def say(lang: str, fr: str, en: str) -> str:
+    return fr if lang == "fr" else en
+
+
+def friendly(error: str, lang: str) -> str:
+    """A tool error as shown to a user: known situations in plain words, else the server's
+    message (already written for people: unknown names come with suggestions)."""
+    if "No trained forecasts" in error or "trained artifacts" in error:
+        return say(lang,
+                   "Les prévisions et les scores des modèles ne sont pas encore disponibles sur "
+                   "ce serveur (les modèles n'ont pas été entraînés).",
+                   "Forecasts and model scores are not available on this server yet (the "
+                   "models have not been trained).")
+    if "No SSMSI data files" in error:
+        return say(lang, "Les données SSMSI ne sont pas installées sur ce serveur.",
+                   "The SSMSI data are not installed on this server.")
+    return error
+
+
+def label(indicator: dict[str, Any], lang: str) -> str:
+    if lang == "fr":
+        return str(indicator.get("label_fr", ""))
+    return LABEL_EN.get(str(indicator.get("label_fr")), str(indicator.get("label_en", "")))
+
+
+def rate_unit(indicator: dict[str, Any], lang: str) -> str:
+    dwellings = indicator.get("denominator") == "dwellings"
+    if lang == "fr":
+        return "pour 100 000 logements" if dwellings else "pour 100 000 habitants"
+    return "per 100,000 dwellings" if dwellings else "per 100,000 inhabitants"
+
+
+def measure_unit(measure: str, indicator: dict[str, Any], lang: str) -> str:
+    if measure == "count":
+        return ""
+    if measure == "rate_per_1000":
+        dwellings = indicator.get("denominator") == "dwellings"
+        if lang == "fr":
+            return "pour 1 000 logements" if dwellings else "pour 1 000 habitants"
+        return "per 1,000 dwellings" if dwellings else "per 1,000 inhabitants"
+    return rate_unit(indicator, lang)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def compose(plan: Plan, outcomes: Sequence[ToolOutcome]) -> Reply:
+    """The answer to ``plan`` given the outcomes of its calls (same order)."""
+    lang = plan.language
+    if not plan.calls:
+        return Reply(plan.message)
+    ok = [o for o in outcomes if o.ok and o.data is not None]
+    failed = [o for o in outcomes if not o.ok]
+    if not ok:
+        reasons = list(dict.fromkeys(friendly(o.error, lang) for o in failed)) or ["no result"]
+        text = say(lang, "Je n'ai pas pu obtenir ces chiffres : ",
+                   "I could not get these figures: ") + " ".join(reasons)
+        return Reply(text)
+    by_name: dict[str, list[ToolOutcome]] = {}
+    for o in ok:
+        by_name.setdefault(o.name, []).append(o)
+    if plan.intent == "models":
+        reply = _models(by_name["model_metrics"][0].data or {}, lang)
+    elif plan.intent == "list_areas":
+        reply = _areas(by_name["list_regions"][0].data or {}, lang)
+    elif plan.intent == "list_indicators":
+        reply = _indicators(by_name["list_indicators"][0].data or {}, lang)
+    elif plan.intent == "ranking" and "compare_regions" in by_name:
+        reply = _ranking(by_name["compare_regions"][0].data or {}, plan, lang)
+    elif plan.intent == "compare":
+        reply = _compare(by_name, plan, lang)
+    else:
+        reply = _series(by_name, plan, lang)
+    notes = plan.notes + reply.notes + [friendly(o.error, lang) for o in failed]
+    parts = [reply.text, *(f"_{n}_" for n in dict.fromkeys(notes))]
+    reply.text = "\n\n".join(p for p in parts if p)
+    return reply
+
+
+def _edition(data: dict[str, Any], lang: str) -> str:
+    edition = data.get("edition") or data.get("data_edition")
+    if not edition:
+        return ""
+    year = str(edition)[:4]
+    return say(lang, f"Source : SSMSI (data.gouv.fr), édition {year}.",
+               f"Source: SSMSI (data.gouv.fr), {year} edition.")
+
+
+def _series(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Reply:
+    histories = [o.data for o in by_name.get("get_history", []) if o.data]
+    forecasts = [o.data for o in by_name.get("forecast", []) if o.data]
+    sentences: list[str] = []
+    notes: list[str] = []
+    for history in histories:
+        sentences.append(_history_sentence(history, lang))
+        notes += _flags(history, lang)
+    for forecast in forecasts:
+        sentences.append(_forecast_sentence(forecast, lang))
+        notes += [str(w) for w in forecast.get("warnings", [])][:2]
+    source = _edition(histories[0] if histories else forecasts[0], lang)
+    figure = None
+    history = histories[0] if histories else None
+    forecast = _matching(forecasts, history) if history else (forecasts[0] if forecasts else None)
+    if (history is not None and len(history.get("points", [])) > 0) or forecast is not None:
+        figure = charts.history_chart(history, forecast, lang=lang)
+    text = " ".join(s for s in sentences if s)
+    return Reply(f"{text} {source}".strip(), figure, list(dict.fromkeys(notes)))
+
+
+def _matching(forecasts: list[dict[str, Any]], history: dict[str, Any]) -> dict[str, Any] | None:
+    key = (history.get("area", {}).get("code"), history.get("indicator", {}).get("slug"))
+    for forecast in forecasts:
+        if (forecast.get("area", {}).get("code"), forecast.get("indicator", {}).get("slug")) == key:
+            return forecast
+    return None
+
+
+def _flags(data: dict[str, Any], lang: str) -> list[str]:
+    notes = []
+    if data.get("upper_bound"):
+        notes.append(say(
+            lang,
+            "Chiffres agrégés de « mis en cause » : une personne impliquée dans plusieurs "
+            "départements est comptée plusieurs fois, c'est donc une borne haute.",
+            "Aggregated 'persons implicated' counts: someone implicated in several departments "
+            "is counted in each, so this is an upper bound.",
+        ))
+    return notes
+
+
+def _history_sentence(history: dict[str, Any], lang: str) -> str:
+    points = [p for p in history.get("points", []) if p.get("count") is not None]
+    indicator = history.get("indicator", {})
+    area = history.get("area", {}).get("name", "")
+    what = label(indicator, lang)
+    if not points:
+        return say(lang, f"Aucune donnée pour {what} ({area}) sur cette période.",
+                   f"No data for {what} ({area}) in that period.")
+    last = points[-1]
+    unit = rate_unit(indicator, lang)
+    head = say(
+        lang,
+        f"{what} — {area} : {num(last['count'], lang, 0)} en {last['year']} "
+        f"({num(last.get('rate_per_100k'), lang)} {unit})",
+        f"{what} — {area}: {num(last['count'], lang, 0)} in {last['year']} "
+        f"({num(last.get('rate_per_100k'), lang)} {unit})",
+    )
+    if len(points) == 1:
+        return head + "."
+    first = points[0]
+    previous = points[-2]
+    change_prev = _change(last["count"], previous["count"])
+    change_first = _change(last.get("rate_per_100k"), first.get("rate_per_100k"))
+    peak = max(points, key=lambda p: p.get("rate_per_100k") or 0)
+    tail = say(
+        lang,
+        f", soit {pct(change_prev, lang)} sur un an et {pct(change_first, lang)} de taux depuis "
+        f"{first['year']} ({num(first.get('rate_per_100k'), lang)}).",
+        f": {pct(change_prev, lang)} on the year and {pct(change_first, lang)} in rate since "
+        f"{first['year']} ({num(first.get('rate_per_100k'), lang)}).",
+    )
+    if peak["year"] not in (last["year"], first["year"]):
+        peak_rate = num(peak.get("rate_per_100k"), lang)
+        tail += say(lang, f" Le pic date de {peak['year']} ({peak_rate}).",
+                    f" The peak was in {peak['year']} ({peak_rate}).")
+    return head + tail
+
+
+def _change(new: float | None, old: float | None) -> float | None:
+    if new is None or old in (None, 0):
+        return None
+    return (float(new) / float(old) - 1.0) * 100
+
+
+def _forecast_sentence(forecast: dict[str, Any], lang: str) -> str:
+    rows = forecast.get("forecasts") or []
+    if not rows:
+        return ""
+    indicator = forecast.get("indicator", {})
+    area = forecast.get("area", {}).get("name", "")
+    final = rows[-1]
+    rate = final["rate_per_100k"]
+    count = final["count"]
+    unit = rate_unit(indicator, lang)
+    model = forecast.get("model", {})
+    text = say(
+        lang,
+        f"Prévision {final['year']} pour {area} : {num(rate['value'], lang)} {unit} "
+        f"(intervalle 80 % : {num(rate['lo_80'], lang)}–{num(rate['hi_80'], lang)} ; 95 % : "
+        f"{num(rate['lo_95'], lang)}–{num(rate['hi_95'], lang)}), soit environ "
+        f"{num(count['value'], lang, 0)} faits.",
+        f"Forecast for {final['year']} in {area}: {num(rate['value'], lang)} {unit} "
+        f"(80% interval {num(rate['lo_80'], lang)}–{num(rate['hi_80'], lang)}; 95% "
+        f"{num(rate['lo_95'], lang)}–{num(rate['hi_95'], lang)}), about "
+        f"{num(count['value'], lang, 0)} cases.",
+    )
+    if model.get("backtested") and model.get("mase") is not None:
+        text += say(
+            lang,
+            f" Modèle {model.get('name')} : MASE {num(model['mase'], lang, 2)} en backtest "
+            f"(< 1 = meilleur que la prévision naïve).",
+            f" Model {model.get('name')}: backtest MASE {num(model['mase'], lang, 2)} "
+            f"(< 1 beats the naive forecast).",
+        )
+    elif model:
+        text += say(lang, " Ce niveau n'a pas été évalué en backtest.",
+                    " This level was not backtested.")
+    return text
+
+
+def _ranking(data: dict[str, Any], plan: Plan, lang: str) -> Reply:
+    rows = [r for r in data.get("ranking", []) if r.get("value") is not None]
+    indicator = data.get("indicator", {})
+    measure = str(data.get("measure", "rate_per_100k"))
+    unit = measure_unit(measure, indicator, lang)
+    year = data.get("year")
+    what = label(indicator, lang)
+    if not rows:
+        return Reply(say(lang, f"Pas de classement disponible pour {what} en {year}.",
+                         f"No ranking available for {what} in {year}."))
+    n = plan.top_n or 3
+    ordered = rows if plan.extremum == "max" else rows[::-1]
+    lead = ordered[: max(1, min(n, 10))]
+    listed = ", ".join(f"{r['name']} ({num(r['value'], lang)})" for r in lead)
+    forecast_word = say(lang, " (prévision)", " (forecast)") if data.get("is_forecast") else ""
+    level_word = say(lang, "région" if data.get("level") == "region" else "département",
+                     "region" if data.get("level") == "region" else "department")
+    if plan.extremum == "max":
+        head = say(lang, f"{what}, {year}{forecast_word} — {level_word} en tête : ",
+                   f"{what}, {year}{forecast_word} — highest {level_word}: ")
+    else:
+        head = say(lang, f"{what}, {year}{forecast_word} — {level_word} le plus bas : ",
+                   f"{what}, {year}{forecast_word} — lowest {level_word}: ")
+    text = f"{head}{listed}" + (f" {unit}" if unit else "") + "."
+    national = data.get("national") or {}
+    if national.get("value") is not None:
+        text += say(lang, f" France entière : {num(national['value'], lang)}.",
+                    f" France as a whole: {num(national['value'], lang)}.")
+    other = rows[-1] if plan.extremum == "max" else rows[0]
+    text += say(lang, f" À l'autre bout : {other['name']} ({num(other['value'], lang)}).",
+                f" At the other end: {other['name']} ({num(other['value'], lang)}).")
+    text += " " + _edition(data, lang)
+    notes = [str(w) for w in data.get("warnings", [])][:2] + _flags(data, lang)
+    top = plan.top_n or (MAX_RANKING_BARS if len(rows) > MAX_RANKING_BARS else None)
+    shown = dict(data)
+    if plan.extremum == "min" and top:
+        shown["ranking"] = rows[::-1][:top][::-1]
+        top = None
+    figure = charts.ranking_chart(shown, lang=lang, top=top)
+    return Reply(text.strip(), figure, notes)
+
+
+def _compare(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Reply:
+    histories = [o.data for o in by_name.get("get_history", []) if o.data]
+    forecasts = [o.data for o in by_name.get("forecast", []) if o.data]
+    comparison = by_name.get("compare_regions", [None])[0]
+    sentences: list[str] = []
+    notes: list[str] = []
+    if comparison is not None and comparison.data:
+        data = comparison.data
+        indicator = data.get("indicator", {})
+        unit = measure_unit(str(data.get("measure")), indicator, lang)
+        out_of = data.get("out_of") or ""
+        parts = [
+            f"{r['name']} {num(r['value'], lang)}"
+            + say(lang, f" (rang {r['rank']}/{out_of})", f" (rank {r['rank']}/{out_of})")
+            for r in data.get("ranking", [])
+        ]
+        sentences.append(
+            f"{label(indicator, lang)}, {data.get('year')}: " + ", ".join(parts)
+            + (f" {unit}" if unit else "") + "."
+        )
+        national = data.get("national") or {}
+        if national.get("value") is not None:
+            sentences.append(say(lang, f"France entière : {num(national['value'], lang)}.",
+                                 f"France as a whole: {num(national['value'], lang)}."))
+        notes += _flags(data, lang)
+    else:
+        for history in histories:
+            sentences.append(_history_sentence(history, lang))
+    for forecast in forecasts:
+        sentences.append(_forecast_sentence(forecast, lang))
+    if histories and comparison is not None:
+        trends = []
+        for history in histories:
+            pts = history.get("points", [])
+            if len(pts) >= 2:
+                change = _change(pts[-1].get("rate_per_100k"), pts[0].get("rate_per_100k"))
+                trends.append(f"{history['area']['name']} {pct(change, lang)}")
+        if trends:
+            first_year = histories[0]["points"][0]["year"]
+            sentences.append(say(lang, f"Évolution du taux depuis {first_year} : ",
+                                 f"Change in rate since {first_year}: ") + ", ".join(trends) + ".")
+    figure = charts.multi_history_chart(histories, forecasts, lang=lang) if histories else None
+    source = _edition(histories[0] if histories else (comparison.data if comparison else {}) or {},
+                      lang)
+    return Reply(" ".join([*sentences, source]).strip(), figure, notes)
+
+
+def _models(data: dict[str, Any], lang: str) -> Reply:
+    sentences = []
+    for board in data.get("levels", []):
+        level = board.get("level")
+        if not board.get("backtested"):
+            sentences.append(say(lang, f"Niveau {level} : pas de backtest.",
+                                 f"{level}: not backtested."))
+            continue
+        champion = board.get("champion")
+        cand = next((c for c in board.get("candidates", []) if c.get("name") == champion), {})
+        cov80 = cand.get("coverage_80")
+        cov95 = cand.get("coverage_95")
+        sentences.append(say(
+            lang,
+            f"Niveau {level} : le modèle retenu est {champion}, MASE "
+            f"{num(cand.get('mase'), lang, 2)} (la prévision naïve fait 1 ; ratio "
+            f"{num(board.get('champion_ratio_to_naive'), lang, 2)}), intervalles 80 % couvrant "
+            f"{num(_as_pct(cov80), lang, 0)} % des valeurs réelles et 95 % couvrant "
+            f"{num(_as_pct(cov95), lang, 0)} %.",
+            f"{str(level).capitalize()}: the champion is {champion}, MASE "
+            f"{num(cand.get('mase'), lang, 2)} (naive = 1; ratio "
+            f"{num(board.get('champion_ratio_to_naive'), lang, 2)}); its 80% intervals covered "
+            f"{num(_as_pct(cov80), lang, 0)}% of actual values and its 95% intervals "
+            f"{num(_as_pct(cov95), lang, 0)}%.",
+        ))
+    protocol = data.get("protocol") or {}
+    if protocol:
+        sentences.append(say(lang, "Évaluation par backtest à origine glissante.",
+                             "Measured by rolling-origin backtests."))
+    figure = charts.calibration_chart(data, lang=lang) if data.get("levels") else None
+    notes = [str(w) for w in data.get("warnings", [])][:2]
+    return Reply(" ".join(sentences), figure, notes)
+
+
+def _as_pct(value: float | None) -> float | None:
+    if value is None:
+        return None
+    return value * 100 if value <= 1.0 else value
+
+
+def _areas(data: dict[str, Any], lang: str) -> Reply:
+    areas = data.get("areas", [])
+    region = (data.get("region") or {}).get("name")
+    level = data.get("level")
+    names = ", ".join(f"{a['name']} ({a['code']})" for a in areas)
+    if region:
+        head = say(lang, f"{region} compte {len(areas)} départements : ",
+                   f"{region} has {len(areas)} departments: ")
+    elif level == "region":
+        head = say(lang, f"Les {len(areas)} régions : ", f"The {len(areas)} regions: ")
+    elif level == "department":
+        head = say(lang, f"Les {len(areas)} départements : ", f"The {len(areas)} departments: ")
+    else:
+        head = ""
+    return Reply(f"{head}{names}.")
+
+
+def _indicators(data: dict[str, Any], lang: str) -> Reply:
+    items = data.get("indicators", [])
+    names = "; ".join(label(i, lang) for i in items)
+    years = f"{data.get('first_year')}–{data.get('last_year')}"
+    text = say(
+        lang,
+        f"{len(items)} indicateurs, {years} : {names}. Tous sont des faits enregistrés par la "
+        "police et la gendarmerie, pas la délinquance réelle.",
+        f"{len(items)} indicators, {years}: {names}. All are offences recorded by the police "
+        "and gendarmerie, not actual crime.",
+    )
+    return Reply(text)
+
+
+def chart_for(outcomes: Sequence[ToolOutcome], lang: str) -> charts.Chart | None:
+    """The chart that best goes with a set of tool results (used in language-model mode)."""
+    def results(name: str) -> list[dict[str, Any]]:
+        return [o.data for o in outcomes if o.ok and o.name == name and o.data]
+
+    histories, forecasts = results("get_history"), results("forecast")
+    areas = {h.get("area", {}).get("code") for h in histories}
+    if len(areas) >= 2:
+        return charts.multi_history_chart(histories, forecasts, lang=lang)
+    if histories:
+        return charts.history_chart(histories[0], _matching(forecasts, histories[0]), lang=lang)
+    if forecasts:
+        return charts.history_chart(None, forecasts[0], lang=lang)
+    comparisons = results("compare_regions")
+    if comparisons:
+        rows = comparisons[0].get("ranking", [])
+        return charts.ranking_chart(comparisons[0], lang=lang,
+                                    top=MAX_RANKING_BARS if len(rows) > MAX_RANKING_BARS else None)
+    metrics = results("model_metrics")
+    if metrics:
+        return charts.calibration_chart(metrics[0], lang=lang)
+    return None

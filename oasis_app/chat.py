@@ -1,0 +1,84 @@
+"""One chat turn: plan (offline) or let the language model decide, call the MCP tools, answer.
+
+:class:`ChatEngine` knows nothing about Gradio: it returns a :class:`ChatTurn` (the tool calls
+with their durations, the text, the chart, suggestions); :mod:`oasis_app.ui` turns it into chat
+messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from oasis_app import answers
+from oasis_app.bridge import MCPBridge, ToolOutcome
+from oasis_app.charts import Chart
+from oasis_app.llm import ToolCallingAssistant
+from oasis_mcp.assistant import DEFAULT_LAST_YEAR, understand
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION = 1000
+
+
+@dataclass
+class ChatTurn:
+    question: str
+    language: str
+    steps: list[ToolOutcome]
+    text: str
+    chart: Chart | None = None
+    suggestions: list[str] = field(default_factory=list)
+    mode: Literal["offline", "llm"] = "offline"
+    elapsed_ms: float = 0.0
+
+
+class ChatEngine:
+    def __init__(
+        self,
+        bridge: MCPBridge,
+        *,
+        llm: ToolCallingAssistant | None = None,
+        last_year: int = DEFAULT_LAST_YEAR,
+    ) -> None:
+        self.bridge = bridge
+        self.llm = llm
+        self.last_year = last_year
+
+    def ask(self, question: str, history: Sequence[Mapping[str, str]] = ()) -> ChatTurn:
+        started = time.perf_counter()
+        question = (question or "").strip()[:MAX_QUESTION]
+        turn = None
+        if self.llm is not None and question:
+            turn = self._ask_model(question, history)
+        if turn is None:
+            turn = self._ask_planner(question)
+            if self.llm is not None and question:
+                turn.text += answers.say(
+                    turn.language,
+                    "\n\n_(Modèle de langage indisponible : réponse du planificateur hors ligne.)_",
+                    "\n\n_(Language model unavailable: answered by the offline planner.)_",
+                )
+        turn.elapsed_ms = (time.perf_counter() - started) * 1000
+        log.info("chat turn (%s, %d tool calls) in %.0f ms", turn.mode, len(turn.steps),
+                 turn.elapsed_ms)
+        return turn
+
+    def _ask_planner(self, question: str) -> ChatTurn:
+        plan = understand(question, last_year=self.last_year)
+        outcomes = [self.bridge.call(call.name, call.arguments) for call in plan.calls]
+        reply = answers.compose(plan, outcomes)
+        return ChatTurn(question, plan.language, outcomes, reply.text, reply.figure,
+                        plan.suggestions)
+
+    def _ask_model(self, question: str, history: Sequence[Mapping[str, str]]) -> ChatTurn | None:
+        assert self.llm is not None
+        result = self.llm.run(question, history)
+        if result is None:
+            return None
+        language = understand(question, last_year=self.last_year).language
+        chart = answers.chart_for(result.outcomes, language)
+        return ChatTurn(question, language, result.outcomes, result.text, chart, mode="llm")

@@ -1,0 +1,147 @@
+"""What the UI needs, built once at start-up: the MCP bridge, the chat engine and the catalogues
+(areas per level, indicators, years) read through the MCP tools.
+
+When the data are not there yet (a fresh Space), the catalogues fall back to the static geography
+and indicator tables and a background download is started (``OASIS_AUTO_DOWNLOAD=0`` disables
+it); the server picks the files up on its next call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from oasis_app.bridge import MCPBridge
+from oasis_app.chat import ChatEngine
+from oasis_app.llm import LLMSettings, ToolCallingAssistant
+from oasis_mcp.assistant import DEFAULT_LAST_YEAR
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+
+log = logging.getLogger(__name__)
+
+LEVELS = ("region", "department", "country")
+MAX_FORECAST_YEAR = 2030
+
+
+@dataclass
+class Catalog:
+    areas: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    indicators: list[dict[str, Any]] = field(default_factory=list)
+    first_year: int = 2016
+    last_year: int = DEFAULT_LAST_YEAR
+    edition: str = ""
+    from_data: bool = False
+
+    def area_choices(self, level: str) -> list[tuple[str, str]]:
+        return [(f"{a['name']} ({a['code']})", a["code"]) for a in self.areas.get(level, [])]
+
+    def indicator_choices(self) -> list[tuple[str, str]]:
+        return [(f"{i['label_fr']} — {i['label_en']}", i["slug"]) for i in self.indicators]
+
+    def year_choices(self) -> list[tuple[str, int]]:
+        years = [(str(y), y) for y in range(self.first_year, self.last_year + 1)]
+        years += [(f"{y} (forecast)", y) for y in range(self.last_year + 1, MAX_FORECAST_YEAR + 1)]
+        return years
+
+    def area_name(self, level: str, code: str) -> str:
+        for area in self.areas.get(level, []):
+            if area["code"] == code:
+                return str(area["name"])
+        return code
+
+
+@dataclass
+class Services:
+    bridge: MCPBridge
+    engine: ChatEngine
+    catalog: Catalog
+    llm: LLMSettings | None = None
+    space_url: str | None = None
+    data_dir: str | None = None
+
+    def refresh_catalog(self) -> Catalog:
+        self.catalog = load_catalog(self.bridge)
+        self.engine.last_year = self.catalog.last_year
+        return self.catalog
+
+
+def load_catalog(bridge: MCPBridge) -> Catalog:
+    """Areas and indicators through the MCP tools; static tables when the data are missing."""
+    catalog = Catalog()
+    indicators = bridge.call("list_indicators")
+    if indicators.ok and indicators.data:
+        data = indicators.data
+        catalog.indicators = list(data.get("indicators", []))
+        catalog.first_year = int(data.get("first_year", catalog.first_year))
+        catalog.last_year = int(data.get("last_year", catalog.last_year))
+        catalog.edition = str(data.get("edition", ""))
+        catalog.from_data = True
+        for level in LEVELS:
+            listing = bridge.call("list_regions", {"level": level})
+            if listing.ok and listing.data:
+                catalog.areas[level] = list(listing.data.get("areas", []))
+    if not catalog.from_data or not all(catalog.areas.get(level) for level in LEVELS):
+        _static_catalog(catalog)
+    return catalog
+
+
+def _static_catalog(catalog: Catalog) -> None:
+    from oasis_mcp.data import geography, indicators
+
+    for level in LEVELS:
+        if not catalog.areas.get(level):
+            catalog.areas[level] = [
+                {"code": a.code, "name": a.name, "level": level, "region_code": a.region_code}
+                for a in geography.areas(level)  # type: ignore[arg-type]
+            ]
+    if not catalog.indicators:
+        catalog.indicators = [
+            {"slug": i.slug, "label_fr": i.label_fr, "label_en": i.label_en, "unit": i.unit,
+             "denominator": i.denominator}
+            for i in indicators.catalog()
+        ]
+
+
+def build_services(
+    server_factory: Callable[[], MCPServer],
+    *,
+    llm: LLMSettings | None = None,
+    space_url: str | None = None,
+    data_dir: str | None = None,
+    auto_download: bool = False,
+) -> Services:
+    """Connect the bridge, read the catalogues (this loads the data once) and wire the chat."""
+    bridge = MCPBridge(server_factory).start()
+    catalog = load_catalog(bridge)
+    if not catalog.from_data and auto_download:
+        start_download(data_dir)
+    assistant = ToolCallingAssistant(llm, bridge) if llm else None
+    engine = ChatEngine(bridge, llm=assistant, last_year=catalog.last_year)
+    return Services(bridge, engine, catalog, llm, space_url, data_dir)
+
+
+_download_started = threading.Event()
+
+
+def start_download(data_dir: str | None) -> None:
+    """Fetch the newest SSMSI edition in the background (once per process)."""
+    if _download_started.is_set() or os.environ.get("OASIS_AUTO_DOWNLOAD", "1") == "0":
+        return
+    _download_started.set()
+
+    def run() -> None:
+        from oasis_mcp.data.download import update
+
+        try:
+            result = update(data_dir=data_dir)
+            log.info("data download: %s", result.summary())
+        except Exception as exc:
+            log.warning("data download failed: %s", exc)
+
+    threading.Thread(target=run, name="oasis-data-download", daemon=True).start()
