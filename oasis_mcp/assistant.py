@@ -793,9 +793,9 @@ def understand(
         horizon = None
 
     # Ranking: "which region has the most…", "top 5 departments…".
-    is_ranking = _has(t, RANKING_WORDS) and len(r.areas) <= 1 and (
-        len(r.areas) == 0 or (r.areas[0].level == "region" and level == "department")
-    )
+    within_region = (len(r.areas) == 1 and r.areas[0].level == "region"
+                     and level == "department")  # "… in the departments of Occitanie"
+    is_ranking = within_region or (_has(t, RANKING_WORDS) and not r.areas)
     if is_ranking:
         rank_level = level or "region"
         args = {"indicator": ind[0], "level": rank_level}
@@ -813,6 +813,15 @@ def understand(
     if not areas:
         code = r.country or "FR"
         areas = [tables.areas[("country", code)]]
+        unknown = _unknown_place(question)
+        if unknown and r.country is None:
+            notes.append(_say(
+                r.language,
+                f"« {unknown} » n'est pas une région ni un département que je connais : voici "
+                "les chiffres de la France entière.",
+                f"'{unknown}' is not a region or department I know, so here are the figures "
+                "for France as a whole.",
+            ))
 
     # Comparison of several named areas.
     if len(areas) >= 2 or (_has(t, COMPARE_WORDS) and len(areas) >= 2):
@@ -845,6 +854,27 @@ def understand(
             calls.append(ToolCall("get_history", _history_args(area, slug, r, last_year)))
     intent: Intent = "forecast" if wants_forecast else "history"
     return Plan(question, r.language, intent, calls, measure=measure, notes=notes)
+
+
+_PLACE_RE = re.compile(
+    r"(?:\b(?:à|a|en|in|dans|au|aux|pour|for|at|of|de|du)\s+(?:le |la |les |l'|l’|the )?)"
+    r"([A-ZÀ-Ý][\w'’-]{2,}(?:[ -][A-ZÀ-Ý][\w'’-]+)*)"
+)
+
+
+def _unknown_place(question: str) -> str | None:
+    """A capitalised name after a place preposition that matched no area ("à Atlantis")."""
+    tables = _tables()
+    for m in _PLACE_RE.finditer(question[:MAX_QUESTION_CHARS]):
+        name = m.group(1)
+        folded = fold(name)
+        if (folded in tables.alias_to_areas or folded in COUNTRY_PHRASES or folded in CITIES
+                or tables.indicator_regex.fullmatch(folded) or YEAR_RE.fullmatch(folded)):
+            continue
+        if folded.split()[0] in FR_WORDS | EN_WORDS:
+            continue
+        return name
+    return None
 
 
 def _ranking_year(r: _Reading, last_year: int) -> int | None:
