@@ -47,6 +47,7 @@ from oasis_mcp.schemas import (
 )
 
 BASE_YEAR = 2016
+LEVEL_ORDER: tuple[Level, ...] = ("country", "region", "department")
 LAST_OBSERVED_SHOWN = 3
 NATIONAL_CODE = "FR"
 SOURCE = (
@@ -136,16 +137,34 @@ class DataIndex:
             self._resolved[key] = value
 
 
+_last_index: tuple[Dataset, DataIndex] | None = None
+_index_lock = threading.Lock()
+
+
+def index_for(dataset: Dataset) -> DataIndex:
+    """The index of ``dataset``, built once (the last one is kept, as :func:`load_dataset`
+    keeps the last dataset)."""
+    global _last_index
+    with _index_lock:
+        if _last_index is None or _last_index[0] is not dataset:
+            _last_index = (dataset, build_index(dataset))
+        return _last_index[1]
+
+
 def build_index(dataset: Dataset) -> DataIndex:
     """Precompute series, year slices, area lists and the indicator catalog."""
     frame = dataset.frame
     year_col = frame["year"].to_numpy()
-    count_col = frame["count"].to_numpy()
-    r1000_col = frame["rate_per_1000"].to_numpy(dtype=float)
-    r100k_col = frame["rate_per_100k"].to_numpy(dtype=float)
     derived_col = frame["derived"].to_numpy(dtype=bool)
     upper_col = frame["upper_bound"].to_numpy(dtype=bool)
     pop_col = frame["population"].to_numpy()
+    # One HistoryPoint per row, built from plain Python values (validated here, once).
+    year_list = year_col.tolist()
+    counts = frame["count"].to_numpy().tolist()
+    r1000 = _rounded(frame["rate_per_1000"].to_numpy(dtype=float), 7)
+    r100k = _rounded(frame["rate_per_100k"].to_numpy(dtype=float), 3)
+    if not all(isinstance(v, int) for v in (*year_list[:1], *counts[:1])):
+        raise TypeError("year and count must be integer columns")
 
     series: dict[tuple[str, str, str], Series] = {}
     slices: dict[tuple[str, str, int], dict[str, HistoryPoint]] = {}
@@ -156,13 +175,10 @@ def build_index(dataset: Dataset) -> DataIndex:
         rows = np.asarray(rows)
         rows = rows[np.argsort(year_col[rows], kind="stable")]
         points = tuple(
-            HistoryPoint(
-                year=int(year_col[i]),
-                count=int(count_col[i]),
-                rate_per_1000=_num(r1000_col[i], 7),
-                rate_per_100k=_num(r100k_col[i], 3),
+            HistoryPoint.model_construct(
+                year=year_list[i], count=counts[i], rate_per_1000=r1000[i], rate_per_100k=r100k[i]
             )
-            for i in rows
+            for i in rows.tolist()
         )
         by_year = {p.year: p for p in points}
         series[key] = Series(points, by_year, bool(derived_col[rows].any()),
@@ -173,9 +189,9 @@ def build_index(dataset: Dataset) -> DataIndex:
         year = int(year_col[last])
         if population.get((level, area), (0, 0))[0] < year:
             population[(level, area)] = (year, int(pop_col[last]))
-        years = ind_years.setdefault(label, [points[0].year, points[-1].year])
-        years[0] = min(years[0], points[0].year)
-        years[1] = max(years[1], points[-1].year)
+        span = ind_years.setdefault(label, [points[0].year, points[-1].year])
+        span[0] = min(span[0], points[0].year)
+        span[1] = max(span[1], points[-1].year)
 
     refs: dict[str, IndicatorRef] = {}
     caveats: dict[str, tuple[str, ...]] = {}
@@ -193,7 +209,7 @@ def build_index(dataset: Dataset) -> DataIndex:
 
     area_lists: dict[str, tuple[AreaInfo, ...]] = {}
     area_refs: dict[tuple[str, str], AreaRef] = {}
-    for level in geography.LEVELS:
+    for level in LEVEL_ORDER:
         present = {a for (lvl, a, _) in series if lvl == level}
         infos_level = []
         for area in geography.areas(level):
@@ -221,6 +237,12 @@ def build_index(dataset: Dataset) -> DataIndex:
         area_lists=area_lists, area_refs=area_refs, derived_levels=derived_levels,
         _resolved={}, _lock=threading.Lock(),
     )
+
+
+def _rounded(values: np.ndarray, digits: int) -> list[float | None]:
+    """Rounded floats, NaN (zero denominator) as None."""
+    out: list[float | None] = np.round(values, digits).tolist()
+    return [None if v != v else v for v in out]
 
 
 def _num(value: float, digits: int) -> float | None:
@@ -516,8 +538,7 @@ def model_metrics(
     levels_block = art.metrics.get("levels")
     known = [str(k) for k in levels_block] if isinstance(levels_block, dict) else []
     wanted = [level] if level else (
-        [lvl for lvl in geography.LEVELS if lvl in known] + [k for k in known
-                                                             if k not in geography.LEVELS]
+        [lvl for lvl in LEVEL_ORDER if lvl in known] + [k for k in known if k not in LEVEL_ORDER]
     )
     warnings: list[str] = []
     boards = []

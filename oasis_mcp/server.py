@@ -122,9 +122,9 @@ class ServerState:
         with self._lock:
             if self._index is None:
                 from oasis_mcp.data.dataset import load_dataset
-                from oasis_mcp.query import build_index
+                from oasis_mcp.query import index_for
 
-                self._index = build_index(load_dataset(self.data_dir))
+                self._index = index_for(load_dataset(self.data_dir))
             return self._index
 
     def artifacts(self) -> Artifacts:

@@ -1,0 +1,361 @@
+"""Every tool, resource and prompt through the SDK's in-process ``Client``: valid and invalid
+input, structured output against the published schema, missing data and artifacts, unexpected
+errors, lazy loading."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from conftest import DEP_2025, REAL_SHA256
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp.types import CallToolResult
+
+from oasis_mcp import query
+from oasis_mcp.data.dataset import load_dataset
+from oasis_mcp.server import create_server
+
+pytestmark = pytest.mark.anyio
+
+
+def _load_synthetic() -> ModuleType:
+    path = Path(__file__).parent / "fixtures" / "artifacts" / "synthetic.py"
+    spec = importlib.util.spec_from_file_location("oasis_synthetic_artifacts", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+synthetic = _load_synthetic()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def data_dir(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The newest real edition alone (a symlink, not a copy)."""
+    directory = tmp_path_factory.mktemp("data")
+    (directory / DEP_2025).symlink_to(real_data_dir / DEP_2025)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def art_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synthetic.write_synthetic_artifacts(tmp_path_factory.mktemp("art"),
+                                               load_dataset(data_dir))
+
+
+@pytest.fixture(scope="module")
+def server(data_dir: Path, art_dir: Path) -> Any:
+    return create_server(data_dir=data_dir, artifacts_dir=art_dir)
+
+
+@asynccontextmanager
+async def connect(server: Any, **kwargs: Any) -> AsyncIterator[Client]:
+    async with Client(server, **kwargs) as client:
+        yield client
+
+
+async def call(server: Any, name: str, args: dict[str, Any]) -> CallToolResult:
+    async with connect(server) as client:
+        return await client.call_tool(name, args)
+
+
+def ok(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert json.loads(text) == result.structured_content  # same data, compact JSON
+    return result.structured_content
+
+
+def error(result: CallToolResult) -> str:
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "Traceback" not in text
+    return text
+
+
+# -- valid calls ------------------------------------------------------------------------------
+
+
+async def test_list_regions(server: Any) -> None:
+    regions = ok(await call(server, "list_regions", {}))
+    assert regions["count"] == 18 and regions["level"] == "region"
+    deps = ok(await call(server, "list_regions", {"level": "department"}))
+    assert deps["count"] == 101
+    assert {"code": "2A", "name": "Corse-du-Sud"}.items() <= next(
+        a for a in deps["areas"] if a["code"] == "2A").items()
+    occ = ok(await call(server, "list_regions", {"region": "Occitania"}))
+    assert occ["level"] == "department" and occ["count"] == 13
+    assert all(a["region_code"] == "76" for a in occ["areas"])
+    country = ok(await call(server, "list_regions", {"level": "country"}))
+    assert [a["code"] for a in country["areas"]] == ["FR", "FM"]
+
+
+async def test_list_indicators(server: Any) -> None:
+    catalog = ok(await call(server, "list_indicators", {}))
+    assert len(catalog["indicators"]) == 18
+    burglary = next(i for i in catalog["indicators"] if i["slug"] == "burglary")
+    assert burglary["denominator"] == "dwellings" and burglary["caveats"]
+    assert catalog["first_year"] == 2016 and catalog["last_year"] == 2025
+
+
+async def test_get_history_matches_the_query_layer(server: Any) -> None:
+    result = ok(await call(server, "get_history", {
+        "area": "Brittany", "indicator": "cambriolages", "start_year": 2020}))
+    assert result["area"] == {"code": "53", "name": "Bretagne", "level": "region"}
+    assert result["indicator"]["slug"] == "burglary"
+    assert [p["year"] for p in result["points"]] == list(range(2020, 2026))
+    idx = server.state.index()
+    expected = query.get_history(idx, "53", "burglary", start_year=2020)
+    assert result == expected.model_dump(mode="json")
+    dep = ok(await call(server, "get_history", {
+        "area": "93", "indicator": "drug-trafficking", "level": "department"}))
+    assert dep["area"]["name"] == "Seine-Saint-Denis" and not dep["upper_bound"]
+    fr = ok(await call(server, "get_history", {
+        "area": "France", "indicator": "drug-trafficking", "level": "country"}))
+    assert fr["upper_bound"] and fr["derived"]
+
+
+async def test_forecast(server: Any) -> None:
+    result = ok(await call(server, "forecast", {
+        "area": "Occitanie", "indicator": "homicide", "horizon": 2}))
+    assert [p["year"] for p in result["forecasts"]] == [2026, 2027]
+    assert result["model"]["name"] == "lightgbm" and result["model"]["backtested"]
+    assert result["last_observed"][-1]["year"] == 2025
+    assert result["warnings"] == [] and result["training_edition"] == result["data_edition"]
+    default = ok(await call(server, "forecast", {"area": "2B", "indicator": "burglary",
+                                                 "level": "department"}))
+    assert default["forecasts"][-1]["year"] == 2030
+
+
+async def test_compare_regions(server: Any) -> None:
+    result = ok(await call(server, "compare_regions", {"indicator": "violences sexuelles"}))
+    assert result["year"] == 2025 and not result["is_forecast"]
+    assert len(result["ranking"]) == 18 and result["ranking"][0]["rank"] == 1
+    assert result["national"]["code"] == "FR"
+    some = ok(await call(server, "compare_regions", {
+        "indicator": "burglary", "level": "department", "areas": ["Paris", "13", "Gironde"],
+        "measure": "count", "year": 2018}))
+    assert {r["code"] for r in some["ranking"]} == {"75", "13", "33"}
+    assert some["out_of"] == 101 and some["measure"] == "count"
+    future = ok(await call(server, "compare_regions", {"indicator": "burglary", "year": 2029}))
+    assert future["is_forecast"] and future["warnings"]
+
+
+async def test_model_metrics(server: Any) -> None:
+    result = ok(await call(server, "model_metrics", {}))
+    assert [b["level"] for b in result["levels"]] == ["country", "region", "department"]
+    one = ok(await call(server, "model_metrics", {"level": "department"}))
+    assert len(one["levels"]) == 1 and one["levels"][0]["champion"] == "lightgbm"
+
+
+# -- invalid input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    [
+        ("get_history", {"area": "Bretgne", "indicator": "burglary"}, "Bretagne"),
+        ("get_history", {"area": "Bretagne", "indicator": "drugs"}, "Ambiguous"),
+        ("get_history", {"area": "Bretagne", "indicator": "burglery"}, "burglary"),
+        ("get_history", {"area": "Gironde", "indicator": "burglary"}, "level='department'"),
+        ("get_history", {"area": "Lyon", "indicator": "burglary", "level": "department"},
+         "Rhône"),
+        ("get_history", {"area": "", "indicator": "burglary"}, "empty"),
+        ("get_history", {"area": "53", "indicator": "burglary", "end_year": 2028},
+         "2016–2025"),
+        ("get_history", {"area": "53", "indicator": "burglary", "start_year": 2024,
+                         "end_year": 2020}, "after end_year"),
+        ("get_history", {"area": "53", "indicator": "burglary", "start_year": 1500},
+         "greater than or equal to 2000"),
+        ("get_history", {"area": "53", "indicator": "burglary", "level": "commune"},
+         "level"),
+        ("get_history", {"area": "53"}, "indicator"),
+        ("get_history", {"area": "x" * 500, "indicator": "burglary"}, "at most 200"),
+        ("forecast", {"area": "53", "indicator": "burglary", "horizon": 6},
+         "between 1 and 5"),
+        ("forecast", {"area": "53", "indicator": "burglary", "horizon": 0},
+         "greater than or equal to 1"),
+        ("forecast", {"area": "53", "indicator": "burglary", "horizon": 11},
+         "less than or equal to 10"),
+        ("compare_regions", {"indicator": "burglary", "year": 2031}, "less than or equal"),
+        ("compare_regions", {"indicator": "burglary", "year": 2012}, "2016–2025"),
+        ("compare_regions", {"indicator": "burglary", "areas": ["Atlantis"]}, "Unknown"),
+        ("compare_regions", {"indicator": "burglary", "measure": "percent"}, "measure"),
+        ("list_regions", {"level": "country", "region": "Occitanie"}, "level='department'"),
+        ("list_regions", {"region": "Alsace"}, "Grand Est"),
+        ("model_metrics", {"level": "planet"}, "level"),
+        ("no_such_tool", {}, "Unknown tool"),
+    ],
+)
+async def test_bad_input_gives_a_clear_tool_error(
+    server: Any, name: str, args: dict[str, Any], expected: str
+) -> None:
+    assert expected in error(await call(server, name, args))
+
+
+# -- missing or broken data and artifacts --------------------------------------------------------
+
+
+async def test_missing_artifacts_keep_history_working(data_dir: Path, tmp_path: Path) -> None:
+    server = create_server(data_dir=data_dir, artifacts_dir=tmp_path / "no-artifacts")
+    async with connect(server) as client:
+        for name, args in [("forecast", {"area": "53", "indicator": "burglary"}),
+                           ("model_metrics", {}),
+                           ("compare_regions", {"indicator": "burglary", "year": 2027})]:
+            message = error(await client.call_tool(name, args))
+            assert "No trained forecasts found in" in message and "oasis-train" in message
+        ok(await client.call_tool("get_history", {"area": "53", "indicator": "burglary"}))
+        ok(await client.call_tool("compare_regions", {"indicator": "burglary"}))
+        card = (await client.read_resource("oasis://methodology")).contents[0]
+        assert "oasis-train" in card.text  # type: ignore[union-attr]
+
+
+def copy_artifacts(src: Path, dst: Path, edition: str | None = None) -> Path:
+    dst.mkdir(parents=True)
+    for name in ("forecasts.csv.gz", "metrics.json", "MODEL_CARD.md"):
+        (dst / name).write_bytes((src / name).read_bytes())
+    if edition:
+        metrics = json.loads((dst / "metrics.json").read_text(encoding="utf-8"))
+        metrics["edition"] = edition
+        (dst / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    return dst
+
+
+async def test_artifacts_found_once_written(data_dir: Path, art_dir: Path, tmp_path: Path) -> None:
+    """Training can finish while the server runs: missing artifacts are looked for again when
+    the files change."""
+    art = tmp_path / "later"
+    server = create_server(data_dir=data_dir, artifacts_dir=art)
+    async with connect(server) as client:
+        args = {"area": "53", "indicator": "burglary"}
+        error(await client.call_tool("forecast", args))
+        copy_artifacts(art_dir, art)
+        ok(await client.call_tool("forecast", args))
+
+
+async def test_corrupt_artifacts(data_dir: Path, art_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "forecasts.csv.gz").write_bytes(b"\x1f\x8b garbage")
+    (broken / "metrics.json").write_bytes((art_dir / "metrics.json").read_bytes())
+    server = create_server(data_dir=data_dir, artifacts_dir=broken)
+    async with connect(server) as client:
+        message = error(await client.call_tool("forecast", {"area": "53", "indicator": "homicide"}))
+        assert "unusable" in message and "oasis-train" in message
+        ok(await client.call_tool("get_history", {"area": "53", "indicator": "homicide"}))
+
+
+async def test_edition_mismatch_is_a_warning(
+    data_dir: Path, art_dir: Path, tmp_path: Path
+) -> None:
+    art = copy_artifacts(art_dir, tmp_path / "old", "2024-geographie2024-produit-le2025-01-26")
+    server = create_server(data_dir=data_dir, artifacts_dir=art)
+    result = ok(await call(server, "forecast", {"area": "53", "indicator": "homicide"}))
+    assert any("2024-geographie2024" in w for w in result["warnings"])
+    metrics = ok(await call(server, "model_metrics", {}))
+    assert metrics["warnings"] and metrics["training_edition"] != metrics["data_edition"]
+
+
+async def test_missing_data_says_how_to_get_it(tmp_path: Path, art_dir: Path) -> None:
+    server = create_server(data_dir=tmp_path / "empty", artifacts_dir=art_dir)
+    async with connect(server) as client:
+        for name, args in [("get_history", {"area": "53", "indicator": "burglary"}),
+                           ("list_regions", {}), ("list_indicators", {}),
+                           ("compare_regions", {"indicator": "burglary"})]:
+            assert "oasis-mcp data update" in error(await client.call_tool(name, args))
+        metrics = ok(await client.call_tool("model_metrics", {}))  # artifacts alone suffice
+        assert metrics["data_edition"] == "unknown"
+        with pytest.raises(MCPError, match="oasis-mcp data update"):
+            await client.read_resource("oasis://dataset")
+        assert (await client.list_tools()).tools  # still up
+
+
+async def test_unexpected_errors_are_contained(
+    server: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(query, "get_history", boom)
+    async with connect(server) as client:
+        message = error(await client.call_tool("get_history", {"area": "53",
+                                                               "indicator": "burglary"}))
+        assert "internal error" in message and "still running" in message
+        assert "secret internal detail" not in message
+        monkeypatch.undo()
+        ok(await client.call_tool("get_history", {"area": "53", "indicator": "burglary"}))
+    assert any("secret internal detail" in (r.exc_text or "") or r.exc_info for r in caplog.records)
+
+
+# -- lazy loading and protocol modes ----------------------------------------------------------
+
+
+async def test_nothing_is_loaded_before_the_first_tool_call(data_dir: Path, art_dir: Path) -> None:
+    server = create_server(data_dir=data_dir, artifacts_dir=art_dir)
+    async with connect(server) as client:
+        await client.list_tools()
+        await client.list_resources()
+        await client.list_prompts()
+        assert server.state._index is None and server.state._artifacts is None
+        await client.call_tool("list_indicators", {})
+        assert server.state._index is not None and server.state._artifacts is None
+
+
+async def test_legacy_handshake(server: Any) -> None:
+    async with connect(server, mode="legacy") as client:
+        ok(await client.call_tool("get_history", {"area": "Corse", "indicator": "homicide"}))
+        assert client.instructions and "get_history" in client.instructions
+
+
+# -- resources and prompts ----------------------------------------------------------------------
+
+
+async def test_resources(server: Any) -> None:
+    async with connect(server) as client:
+        uris = {str(r.uri) for r in (await client.list_resources()).resources}
+        assert uris == {"oasis://dataset", "oasis://indicators", "oasis://methodology"}
+        dataset = json.loads(
+            (await client.read_resource("oasis://dataset")).contents[0].text)  # type: ignore[union-attr]
+        assert dataset["files"] == [
+            {"name": DEP_2025, "level": "department", "sha256": REAL_SHA256[DEP_2025]}]
+        assert "Licence Ouverte" in dataset["licence"] and dataset["caveats"]
+        indicators = json.loads(
+            (await client.read_resource("oasis://indicators")).contents[0].text)  # type: ignore[union-attr]
+        assert len(indicators["indicators"]) == 18
+        assert all(i["aliases"] for i in indicators["indicators"])
+        card = (await client.read_resource("oasis://methodology")).contents[0]
+        assert "Synthetic model card" in card.text  # type: ignore[union-attr]
+        with pytest.raises(MCPError):
+            await client.read_resource("oasis://nothing")
+
+
+async def test_prompts(server: Any) -> None:
+    async with connect(server) as client:
+        prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+        assert {"regional_briefing", "compare_indicator"} <= set(prompts)
+        assert all(a.description for p in prompts.values() for a in p.arguments or [])
+        briefing = await client.get_prompt("regional_briefing", {"area": "Occitanie"})
+        text = briefing.messages[0].content.text  # type: ignore[union-attr]
+        assert "Occitanie" in text
+        for tool in ("get_history", "compare_regions", "forecast", "model_metrics"):
+            assert tool in text
+        compare = await client.get_prompt("compare_indicator", {"indicator": "burglary",
+                                                                "level": "department"})
+        text = compare.messages[0].content.text  # type: ignore[union-attr]
+        assert "compare_regions" in text and "department" in text
+        with pytest.raises(MCPError):
+            await client.get_prompt("regional_briefing", {})
