@@ -55,6 +55,16 @@ OCCITANIE = [
     "Tarn-et-Garonne",
 ]
 PACA = "Provence-Alpes-Côte d'Azur"
+IDF = [
+    "Paris",
+    "Seine-et-Marne",
+    "Yvelines",
+    "Essonne",
+    "Hauts-de-Seine",
+    "Seine-Saint-Denis",
+    "Val-de-Marne",
+    "Val-d'Oise",
+]
 
 # (question, expected calls): tool names and arguments exactly as sent to the MCP tools.
 CASES: list[tuple[str, list[Call]]] = [
@@ -157,6 +167,11 @@ CASES: list[tuple[str, list[Call]]] = [
             H("Pays de la Loire", "burglary", "region"),
         ],
     ),
+    (
+        "Drug trafficking in Île-de-France departments",
+        [C("drug-trafficking", "department", areas=IDF, measure=RATE)],
+    ),
+    ("Cambriolages à Atlantis", [H("France", "burglary", "country")]),
     (
         "Quel département d'Occitanie a le plus de cambriolages ?",
         [C("burglary", "department", areas=OCCITANIE, measure=RATE)],
@@ -498,3 +513,10 @@ def test_never_raises_on_word_salad(words: list[str]) -> None:
         assert horizon is None or 1 <= horizon <= MAX_HORIZON
         year = call.arguments.get("year")
         assert year is None or 2016 <= year <= 2025 + MAX_HORIZON
+
+
+def test_unknown_place_falls_back_to_france_and_says_so() -> None:
+    result = understand("Cambriolages à Atlantis")
+    assert result.calls[0].arguments["area"] == "France"
+    assert any("Atlantis" in note for note in result.notes)
+    assert not understand("Cambriolages en Bretagne").notes
