@@ -34,7 +34,7 @@ from training.backtest import (
 )
 from training.candidates import (
     COMBINATIONS,
-    PROPHET_LEVELS,
+    PER_SERIES_LEVELS,
     all_candidates,
     candidate_by_name,
 )
@@ -79,7 +79,7 @@ def backtest_level(
 ) -> tuple[dict[str, CandidateResult], str]:
     results: dict[str, CandidateResult] = {}
     models = all_candidates(quick=cfg.quick, n_jobs=cfg.n_jobs,
-                            with_prophet=panel.level in PROPHET_LEVELS and not cfg.quick)
+                            with_prophet=panel.level in PER_SERIES_LEVELS and not cfg.quick)
     for i, model in enumerate(models, 1):
         progress(f"[{panel.level}] {i}/{len(models)} {model.name} …")
         res = run_candidate(model, panel, protocol, n_jobs=cfg.n_jobs)
