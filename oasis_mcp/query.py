@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -46,6 +46,7 @@ from oasis_mcp.schemas import (
     ReferenceValue,
 )
 
+T = TypeVar("T")
 BASE_YEAR = 2016
 LEVEL_ORDER: tuple[Level, ...] = ("country", "region", "department")
 LAST_OBSERVED_SHOWN = 3
@@ -110,6 +111,20 @@ class DataIndex:
     derived_levels: frozenset[str]
     _resolved: dict[tuple[str, str | None], Any]
     _lock: threading.Lock
+    _memo: dict[tuple[Any, ...], tuple[object, Any]] = field(default_factory=dict)
+
+    def memo(self, key: tuple[Any, ...], build: Callable[[], T], owner: object = None) -> T:
+        """``build()`` once per key (results are immutable). ``owner`` (the artifacts a result
+        was computed from) must be the very same object for a cached result to be reused."""
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is owner:
+            return hit[1]  # type: ignore[no-any-return]
+        value = build()
+        with self._lock:
+            if len(self._memo) > 2048:
+                self._memo.clear()
+            self._memo[key] = (owner, value)
+        return value
 
     # -- name resolution (cached: the same names come back again and again) --------------------
 
@@ -405,6 +420,13 @@ def forecast(
         )
     found = idx.area(area, level)
     label = idx.indicator(indicator)
+    key = ("forecast", level, found.code, label, horizon, id(art))
+    return idx.memo(key, lambda: _forecast(idx, art, found, label, level, horizon), owner=art)
+
+
+def _forecast(
+    idx: DataIndex, art: Artifacts, found: Area, label: str, level: Level, horizon: int
+) -> ForecastResult:
     rows = art.series.get((level, found.code, label))
     if not rows:
         raise QueryError(
@@ -464,7 +486,6 @@ def compare(
     """Rank the areas of a level for one indicator and year (observed, or forecast up to 2030)."""
     year = idx.last_year if year is None else year
     label = idx.indicator(indicator)
-    warnings: list[str] = []
     art: Artifacts | None = None
     if year < idx.first_year or year > MAX_FORECAST_YEAR:
         raise QueryError(
@@ -479,7 +500,18 @@ def compare(
                 f"year {year} is neither observed ({idx.first_year}–{idx.last_year}) nor "
                 f"forecast ({art.first_forecast_year}–{art.last_forecast_year})."
             )
-        warnings += _edition_warnings(idx, art)
+    key = ("compare", level, label, year, measure, id(art))
+    full = idx.memo(key, lambda: _ranking(idx, art, label, year, level, measure), owner=art)
+    if not areas:
+        return full
+    wanted = {idx.area(q, level).code for q in areas}
+    return full.model_copy(update={"ranking": [r for r in full.ranking if r.code in wanted]})
+
+
+def _ranking(
+    idx: DataIndex, art: Artifacts | None, label: str, year: int, level: Level, measure: Measure
+) -> ComparisonResult:
+    """Every area of the level, ranked (highest first; areas without a value last)."""
 
     def value_at(lvl: str, code: str, y: int) -> float | None:
         if y <= idx.last_year:
@@ -495,21 +527,16 @@ def compare(
     ranks: dict[str, int] = {}
     for pos, (v, c) in enumerate(ranked, start=1):
         ranks[c] = pos if pos == 1 or v != ranked[pos - 2][0] else ranks[ranked[pos - 2][1]]
-    if areas:
-        wanted = list(dict.fromkeys(idx.area(q, level).code for q in areas))
-    else:
-        wanted = [c for _, c in ranked] + [c for c in codes if values[c] is None]
+    order = [c for _, c in ranked] + [c for c in codes if values[c] is None]
     out = []
-    for code in wanted:
-        value = values.get(code)
-        ref = idx.area_refs[(level, code)]
+    for code in order:
+        value = values[code]
         out.append(RankedArea(
-            rank=ranks.get(code, len(ranked) + 1), code=code, name=ref.name, value=value,
+            rank=ranks.get(code, len(ranked) + 1), code=code,
+            name=idx.area_refs[(level, code)].name, value=value,
             change_vs_previous_pct=_pct(value, value_at(level, code, year - 1)),
             change_vs_2016_pct=_pct(value, value_at(level, code, BASE_YEAR)),
         ))
-    if areas:
-        out.sort(key=lambda r: r.rank)
     national_value = value_at("country", NATIONAL_CODE, year)
     national = ReferenceValue(
         code=NATIONAL_CODE, name=idx.area_refs[("country", NATIONAL_CODE)].name,
@@ -517,13 +544,15 @@ def compare(
         change_vs_previous_pct=_pct(national_value, value_at("country", NATIONAL_CODE, year - 1)),
         change_vs_2016_pct=_pct(national_value, value_at("country", NATIONAL_CODE, BASE_YEAR)),
     )
-    if is_forecast:
+    warnings: list[str] = []
+    if art is not None:
+        warnings += _edition_warnings(idx, art)
         warnings.append(
             f"{year} values are point forecasts (see forecast for intervals), not observations."
         )
     sample = idx.series.get((level, codes[0], label)) if codes else None
     return ComparisonResult(
-        indicator=idx.indicator_refs[label], level=level, year=year, is_forecast=is_forecast,
+        indicator=idx.indicator_refs[label], level=level, year=year, is_forecast=art is not None,
         measure=measure, out_of=len(ranked), ranking=out, national=national,
         derived=bool(sample and sample.derived), upper_bound=bool(sample and sample.upper_bound),
         edition=art.edition if art is not None else idx.edition,

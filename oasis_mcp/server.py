@@ -151,6 +151,9 @@ class ServerState:
         except OasisError:
             return None
 
+    async def maybe_index_async(self) -> DataIndex | None:
+        return self._index or await anyio.to_thread.run_sync(self.maybe_index)
+
     async def index_async(self) -> DataIndex:
         return self._index or await anyio.to_thread.run_sync(self.index)
 
@@ -362,7 +365,7 @@ def create_server(
     ) -> Annotated[CallToolResult, ModelMetricsResult]:
         with tool_errors("model_metrics"):
             art = await state.artifacts_async()
-            idx = await anyio.to_thread.run_sync(state.maybe_index)
+            idx = await state.maybe_index_async()
             return structured(query.model_metrics(idx, art, level))
 
     _add_resources(server, state)
