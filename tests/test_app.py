@@ -1,0 +1,440 @@
+"""The Space app: `python app.py` serves the UI at / and MCP at /mcp; the chat handler answers with
+tool calls, text and a chart; each tab's view works and fails gracefully; GeoJSON loading; the
+Space settings; requirements.txt in sync with pyproject.toml.
+
+The real SSMSI files are read from OASIS_DATA_DIR (skipped when absent); forecasts come from
+synthetic artifacts (tests/fixtures/artifacts/synthetic.py), never from a trained model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import http.server
+import importlib.util
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import gradio as gr
+import httpx
+import pytest
+from mcp import Client
+
+from oasis_app import charts, geo, ui, views
+from oasis_app.services import Services, build_services
+from oasis_app.web import Settings
+from oasis_mcp.data.dataset import load_dataset
+from oasis_mcp.server import create_server
+
+REPO = Path(__file__).resolve().parent.parent
+DEP_2025 = "donnee-dep-data.gouv-2025-geographie2025-produit-le2026-01-22.csv"
+
+
+def _load_synthetic() -> ModuleType:
+    path = Path(__file__).parent / "fixtures" / "artifacts" / "synthetic.py"
+    spec = importlib.util.spec_from_file_location("oasis_synthetic_artifacts_app", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def data_dir(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The newest real edition and the real GeoJSON folder (symlinks, not copies)."""
+    directory = tmp_path_factory.mktemp("data")
+    (directory / DEP_2025).symlink_to(real_data_dir / DEP_2025)
+    (directory / "geo").symlink_to(real_data_dir / "geo")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def art_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    synthetic = _load_synthetic()
+    return synthetic.write_synthetic_artifacts(tmp_path_factory.mktemp("art"),
+                                               load_dataset(data_dir))
+
+
+@pytest.fixture(scope="module")
+def services(data_dir: Path, art_dir: Path) -> Iterator[Services]:
+    built = build_services(lambda: create_server(data_dir, art_dir), data_dir=str(data_dir))
+    yield built
+    built.bridge.close()
+
+
+@pytest.fixture(scope="module")
+def bare_services(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """A server without any trained artifacts."""
+    empty = tmp_path_factory.mktemp("no-artifacts")
+    built = build_services(lambda: create_server(data_dir, empty), data_dir=str(data_dir))
+    yield built
+    built.bridge.close()
+
+
+def _plots(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Plotly figures (parsed JSON) found in a Chatbot value."""
+    found = []
+    for message in value:
+        content = message.get("content")
+        if isinstance(content, gr.Plot):
+            payload = content.value
+            plot = payload.plot if hasattr(payload, "plot") else payload["plot"]
+            found.append(json.loads(plot))
+    return found
+
+
+# -- chat -------------------------------------------------------------------------------------
+
+
+def test_chat_turn_history_question_gives_tool_calls_text_and_chart(services: Services) -> None:
+    value, state, cleared = ui.respond(
+        services, "Évolution des cambriolages en Bretagne depuis 2016", []
+    )
+    assert cleared == ""
+    assert value[0] == {"role": "user",
+                        "content": "Évolution des cambriolages en Bretagne depuis 2016"}
+    tool_messages = [m for m in value if m.get("metadata")]
+    assert len(tool_messages) == 1
+    meta = tool_messages[0]["metadata"]
+    assert "get_history" in meta["title"] and "Bretagne" in meta["title"]
+    assert 0 <= meta["duration"] < 5
+    assert '"start_year": 2016' in tool_messages[0]["content"]
+    texts = [m["content"] for m in value if isinstance(m.get("content"), str)
+             and not m.get("metadata") and m["role"] == "assistant"]
+    assert len(texts) == 1
+    assert "Bretagne" in texts[0] and re.search(r"\d", texts[0])
+    assert "2025" in texts[0]
+    figures = _plots(value)
+    assert len(figures) == 1
+    observed = figures[0]["data"][0]
+    assert observed["x"][0] == 2016 and observed["x"][-1] == 2025
+    assert all(isinstance(v, float) for v in observed["y"])
+    # The conversation goes on from the stored state.
+    value2, state2, _ = ui.respond(services, "Liste des départements d'Occitanie", state)
+    assert len(state2) > len(state)
+    assert "Haute-Garonne" in value2[-1]["content"]
+
+
+@pytest.mark.parametrize(
+    ("question", "tools", "expects_chart"),
+    [
+        ("Forecast sexual violence in Île-de-France until 2030", ["get_history", "forecast"],
+         True),
+        ("Quelle région a le plus de vols de véhicules en 2025 ?", ["compare_regions"], True),
+        ("Compare drug trafficking in the Nord and the Bouches-du-Rhône",
+         ["compare_regions", "get_history", "get_history"], True),
+        ("How accurate are your forecasts?", ["model_metrics"], True),
+        ("Liste des départements d'Occitanie", ["list_regions"], False),
+    ],
+)
+def test_issue_examples(
+    services: Services, question: str, tools: list[str], expects_chart: bool
+) -> None:
+    turn = services.engine.ask(question)
+    assert [s.name for s in turn.steps] == tools
+    assert all(s.ok for s in turn.steps), [s.error for s in turn.steps]
+    assert len(turn.text) > 30 and "⚠" not in turn.text
+    assert (turn.chart is not None) == expects_chart
+
+
+def test_forecast_answer_quotes_the_interval(services: Services) -> None:
+    turn = services.engine.ask("Forecast sexual violence in Île-de-France until 2030")
+    assert "2030" in turn.text and "80% interval" in turn.text
+    assert turn.chart is not None
+    names = [t.get("name") for t in turn.chart.traces]
+    assert {"Observed", "Forecast", "80% interval", "95% interval"} <= set(names)
+
+
+def test_out_of_scope_offers_clickable_questions(services: Services) -> None:
+    value, _, _ = ui.respond(services, "Who won the world cup?", [])
+    answer = value[-1]
+    assert answer["role"] == "assistant" and answer["options"]
+    assert not any(m.get("metadata") for m in value)
+
+
+def test_errors_are_friendly(services: Services, bare_services: Services) -> None:
+    turn = bare_services.engine.ask("Forecast burglaries in Brittany until 2030")
+    assert turn.chart is not None  # the history is still shown
+    assert "not available on this server yet" in turn.text
+    assert "oasis-train" not in turn.text
+    turn = bare_services.engine.ask("How accurate are your forecasts?")
+    assert "not available on this server yet" in turn.text
+    turn = services.engine.ask("Cambriolages à Atlantis")
+    assert "Atlantis" in turn.text
+
+
+# -- tabs ---------------------------------------------------------------------------------------
+
+
+def test_explore_view_chart_table_and_csv(services: Services) -> None:
+    view = views.explore(services, "department", "33", "burglary", "rate_per_100k", True)
+    assert not view.message.startswith("⚠")
+    names = [t.get("name") for t in view.charts[0].traces]
+    assert "Observed" in names and "Forecast" in names
+    assert view.table is not None and set(view.table["kind"]) == {"observed", "forecast"}
+    with open(view.csv_path or "", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["area"] == "Gironde" and rows[0]["year"] == "2016"
+    assert len(rows) == len(view.table)
+    counts = views.explore(services, "region", "53", "homicide", "count", False)
+    assert counts.charts[0].traces[0]["y"][0] == counts.table["count"].iloc[0]
+
+
+def test_explore_view_errors(services: Services) -> None:
+    view = views.explore(services, "region", "Atlantis", "burglary")
+    assert view.message.startswith("⚠") and "Atlantis" in view.message
+    assert view.table is None and view.charts[0] is not None
+    view = views.explore(services, "region", "", "burglary")
+    assert "Pick an area" in view.message
+
+
+@pytest.mark.parametrize(("level", "year", "count"), [("region", 2025, 18),
+                                                      ("department", 2028, 101)])
+def test_compare_view_bars_map_table(
+    services: Services, level: str, year: int, count: int
+) -> None:
+    view = views.compare(services, "vehicle-theft", year, level, "rate_per_100k")
+    bars, area_map = view.charts
+    assert bars is not None and area_map is not None
+    assert len(view.table) == count
+    filled = [t for t in area_map.traces if t.get("fill") == "toself"]
+    assert len(filled) == count
+    assert all(t["fillcolor"] != charts.NO_DATA for t in filled)
+    if year > services.catalog.last_year:
+        assert "point forecasts" in view.message
+
+
+def test_compare_without_outlines_degrades_to_bars(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(geo, "outlines", lambda level, data_dir=None: None)
+    view = views.compare(services, "burglary", None, "region", "count")
+    assert view.charts[0] is not None and view.charts[1] is None
+    assert "map is not available" in view.message
+
+
+def test_models_view(services: Services, bare_services: Services) -> None:
+    view = views.models(services, "department")
+    assert "Champion (department)" in view.message
+    assert view.charts[0] is not None and view.charts[1] is not None
+    assert view.table is not None and len(view.table) >= 2
+    missing = views.models(bare_services, "region")
+    assert missing.message.startswith("⚠") and "not available" in missing.message
+    assert missing.table is None
+
+
+def test_about_tab(services: Services) -> None:
+    text = views.about_markdown(services)
+    assert "Licence Ouverte" in text and "/mcp" in text
+    assert "Recorded crime is not actual crime" in text
+
+
+def test_first_page_is_built_with_content(services: Services) -> None:
+    started = time.perf_counter()
+    demo = ui.build_ui(services)
+    assert time.perf_counter() - started < 10
+    plots = [c for c in demo.blocks.values() if isinstance(c, gr.Plot) and c.value]
+    assert len(plots) >= 3  # Explore chart, Compare bars and map are there before any click
+
+
+def test_views_are_fast(services: Services) -> None:
+    views.explore(services, "region", "11", "burglary")  # warm
+    for run in (lambda: views.explore(services, "department", "13", "drug-trafficking"),
+                lambda: views.compare(services, "burglary", 2025, "department", "rate_per_100k")):
+        started = time.perf_counter()
+        run()
+        assert time.perf_counter() - started < 1.5  # the benchmark measures the real figure
+
+
+# -- GeoJSON ------------------------------------------------------------------------------------
+
+
+def test_outlines_from_the_data_directory(data_dir: Path) -> None:
+    geo.clear_cache()
+    outlines = geo.outlines("department", str(data_dir))
+    assert outlines is not None and len(outlines.codes) == 101
+    assert set(outlines.insets) == {"971", "972", "973", "974", "976"}
+    assert outlines.source.endswith("departements-avec-outre-mer.geojson")
+    assert len(json.dumps(outlines.geojson)) < 600_000  # simplified from 3.7 MB
+
+
+class _GeoHandler(http.server.BaseHTTPRequestHandler):
+    body = b""
+    hits = 0
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_outlines_downloaded_once_to_the_cache(
+    real_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _GeoHandler.body = (real_data_dir / "geo" / "regions-avec-outre-mer.geojson").read_bytes()
+    _GeoHandler.hits = 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _GeoHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("OASIS_GEOJSON_URL", f"http://127.0.0.1:{server.server_port}/geo/")
+        monkeypatch.setenv("OASIS_CACHE_DIR", str(tmp_path / "cache"))
+        empty = tmp_path / "data"
+        empty.mkdir()
+        geo.clear_cache()
+        first = geo.outlines("region", str(empty))
+        assert first is not None and len(first.codes) == 18
+        assert (tmp_path / "cache" / "geo" / "regions-avec-outre-mer.geojson").is_file()
+        geo.clear_cache()
+        again = geo.outlines("region", str(empty))
+        assert again is not None and "cache" in again.source
+        assert _GeoHandler.hits == 1
+    finally:
+        server.shutdown()
+        geo.clear_cache()
+
+
+def test_no_outlines_anywhere_gives_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OASIS_GEOJSON_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("OASIS_CACHE_DIR", str(tmp_path / "cache"))
+    geo.clear_cache()
+    try:
+        assert geo.outlines("department", str(tmp_path)) is None
+    finally:
+        geo.clear_cache()
+
+
+# -- settings and packaging ---------------------------------------------------------------------
+
+
+def test_settings_from_the_space_environment() -> None:
+    settings = Settings.from_env({"GRADIO_SERVER_NAME": "0.0.0.0", "GRADIO_SERVER_PORT": "7860",
+                                  "SPACE_HOST": "someone-oasis.hf.space"})
+    assert (settings.host, settings.port) == ("0.0.0.0", 7860)
+    assert settings.allowed_hosts == ("someone-oasis.hf.space",)
+    assert settings.allowed_origins == ("https://someone-oasis.hf.space",)
+    assert settings.url == "https://someone-oasis.hf.space"
+    local = Settings.from_env({"PORT": "8123", "GRADIO_SERVER_PORT": "7860"})
+    assert (local.host, local.port, local.url) == ("127.0.0.1", 8123, "http://127.0.0.1:8123")
+    with pytest.raises(SystemExit):
+        Settings.from_env({"PORT": "eighty"})
+
+
+def _requirement_names(lines: list[str]) -> dict[str, str]:
+    found = {}
+    for line in lines:
+        line = line.split("#")[0].strip()
+        if line:
+            name = re.split(r"[<>=!~\[ ;]", line, maxsplit=1)[0].lower().replace("_", "-")
+            found[name] = line.replace(" ", "")
+    return found
+
+
+def test_requirements_txt_matches_pyproject() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = _requirement_names(project["dependencies"]
+                                + project["optional-dependencies"]["app"])
+    listed = _requirement_names((REPO / "requirements.txt").read_text().splitlines())
+    assert listed == wanted
+    assert not any("[mcp]" in spec for spec in listed.values())
+
+
+# -- the real process ---------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def app_process(data_dir: Path, art_dir: Path, tmp_path_factory: pytest.TempPathFactory
+                ) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "PORT": str(port), "OASIS_DATA_DIR": str(data_dir),
+           "OASIS_ARTIFACTS_DIR": str(art_dir), "SPACE_HOST": "someone-oasis.hf.space",
+           "OASIS_LLM": "off", "OASIS_AUTO_DOWNLOAD": "0",
+           "OASIS_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}
+    env.pop("GRADIO_SERVER_PORT", None)
+    log = (tmp_path_factory.mktemp("log") / "app.log").open("w")
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"app.py exited with {process.returncode}; see {log.name}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not answer within 120 s; see {log.name}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_app_serves_the_page(app_process: str) -> None:
+    response = httpx.get(app_process + "/", timeout=10)
+    assert response.status_code == 200
+    assert "OASIS" in response.text or "gradio" in response.text.lower()
+
+
+def test_app_mcp_initialize_and_tools_list(app_process: str) -> None:
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "test", "version": "1"}}}
+    response = httpx.post(app_process + "/mcp", json=init, headers=headers, timeout=20)
+    assert response.status_code == 200
+    assert '"serverInfo"' in response.text and "oasis" in response.text
+
+    async def listing(mode: str) -> list[str]:
+        async with Client(app_process + "/mcp", mode=mode) as client:  # type: ignore[arg-type]
+            tools = await client.list_tools()
+            result = await client.call_tool("get_history", {"area": "53",
+                                                            "indicator": "burglary"})
+            assert not result.is_error
+            return [tool.name for tool in tools.tools]
+
+    expected = {"list_regions", "list_indicators", "get_history", "forecast", "compare_regions",
+                "model_metrics"}
+    assert set(asyncio.run(listing("legacy"))) == expected
+    assert set(asyncio.run(listing("auto"))) == expected
+
+
+def test_app_mcp_host_checks(app_process: str) -> None:
+    body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    evil = httpx.post(app_process + "/mcp", json=body, timeout=10,
+                      headers={**headers, "Host": "evil.example"})
+    assert evil.status_code == 421
+    space = httpx.get(app_process + "/health", timeout=10,
+                      headers={"Host": "someone-oasis.hf.space"})
+    assert space.status_code == 200
