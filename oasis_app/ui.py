@@ -35,6 +35,7 @@ MEASURES = [("Rate per 100,000", "rate_per_100k"), ("Count", "count"),
             ("Rate per 1,000 (as published)", "rate_per_1000")]
 DEFAULT_AREA = {"region": "11", "department": "75", "country": "FR"}
 DEFAULT_INDICATOR = "burglary"
+CHAT_CHART_HEIGHT = 380
 CSS = """
 .oasis-header h1 {margin-bottom: 0.2rem;}
 .oasis-header p {margin-top: 0; color: #555;}
@@ -103,6 +104,8 @@ def turn_messages(turn: ChatTurn) -> list[dict[str, Any]]:
         answer["options"] = [{"value": s, "label": s} for s in turn.suggestions[:5]]
     messages.append(answer)
     if turn.chart is not None:
+        layout = turn.chart.spec.setdefault("layout", {})
+        layout["height"] = min(int(layout.get("height", CHAT_CHART_HEIGHT)), CHAT_CHART_HEIGHT)
         messages.append({"role": "assistant", "chart": plot(turn.chart)})
     return messages
 
@@ -170,7 +173,7 @@ def build_ui(services: Services) -> gr.Blocks:
                 chat_state = gr.State([])
                 chatbot = gr.Chatbot(
                     label="Ask in French or English",
-                    height=560,
+                    height=620,
                     examples=[{"text": q} for q in EXAMPLES],
                     placeholder="**Ask about recorded crime in France** — history, forecasts, "
                     "rankings, comparisons. Each tool call is shown with its arguments and "
