@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
@@ -108,7 +109,7 @@ class ServerState:
         artifacts_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.artifacts_path = config.artifacts_dir(artifacts_dir)
+        self.artifacts_dir = artifacts_dir
         self._lock = threading.Lock()
         self._index: DataIndex | None = None
         self._artifacts: Artifacts | None = None
@@ -134,11 +135,13 @@ class ServerState:
         with self._lock:
             if self._artifacts is not None:
                 return self._artifacts
-            sig = signature(self.artifacts_path)
+            # Resolved on every attempt: the default directory can appear after start-up.
+            path = config.artifacts_dir(self.artifacts_dir)
+            sig = (path, *signature(path))
             if self._artifacts_error is not None and sig == self._artifacts_sig:
                 raise ArtifactsError(self._artifacts_error)
             try:
-                self._artifacts = load_artifacts(self.artifacts_path)
+                self._artifacts = load_artifacts(path)
             except ArtifactsError as exc:
                 self._artifacts_error, self._artifacts_sig = str(exc), sig
                 log.warning("%s", exc)
@@ -159,6 +162,14 @@ class ServerState:
 
     async def artifacts_async(self) -> Artifacts:
         return self._artifacts or await anyio.to_thread.run_sync(self.artifacts)
+
+
+def query() -> ModuleType:
+    """The query layer, imported on first use: it pulls in pandas and numpy, which a desktop
+    client launching the server should not wait for."""
+    from oasis_mcp import query as module
+
+    return module
 
 
 @contextmanager
@@ -197,8 +208,6 @@ def create_server(
 ) -> MCPServer:
     """Build the OASIS MCP server. Data (``data_dir``, default ``config.data_dir()``) and
     artifacts (``artifacts_dir``, default ``config.artifacts_dir()``) are read on first use."""
-    from oasis_mcp import query
-
     state = ServerState(data_dir, artifacts_dir)
     server = MCPServer(
         SERVER_NAME,
@@ -233,7 +242,7 @@ def create_server(
     ) -> Annotated[CallToolResult, AreaList]:
         with tool_errors("list_regions"):
             idx = await state.index_async()
-            return structured(query.list_areas(idx, level, region))
+            return structured(query().list_areas(idx, level, region))
 
     @server.tool(
         name="list_indicators",
@@ -249,7 +258,7 @@ def create_server(
     async def list_indicators() -> Annotated[CallToolResult, IndicatorCatalog]:
         with tool_errors("list_indicators"):
             idx = await state.index_async()
-            return structured(query.list_indicators(idx))
+            return structured(query().list_indicators(idx))
 
     @server.tool(
         name="get_history",
@@ -279,7 +288,7 @@ def create_server(
         with tool_errors("get_history"):
             idx = await state.index_async()
             return structured(
-                query.get_history(idx, area, indicator, level, start_year, end_year)
+                query().get_history(idx, area, indicator, level, start_year, end_year)
             )
 
     @server.tool(
@@ -308,7 +317,7 @@ def create_server(
         with tool_errors("forecast"):
             idx = await state.index_async()
             art = await state.artifacts_async()
-            return structured(query.forecast(idx, art, area, indicator, level, horizon))
+            return structured(query().forecast(idx, art, area, indicator, level, horizon))
 
     @server.tool(
         name="compare_regions",
@@ -343,7 +352,7 @@ def create_server(
             if year is not None and year > idx.last_year:
                 await state.artifacts_async()
             return structured(
-                query.compare(idx, state.artifacts, indicator, year, level, areas, measure)
+                query().compare(idx, state.artifacts, indicator, year, level, areas, measure)
             )
 
     @server.tool(
@@ -366,7 +375,7 @@ def create_server(
         with tool_errors("model_metrics"):
             art = await state.artifacts_async()
             idx = await state.maybe_index_async()
-            return structured(query.model_metrics(idx, art, level))
+            return structured(query().model_metrics(idx, art, level))
 
     _add_resources(server, state)
     _add_prompts(server)
@@ -378,8 +387,6 @@ def create_server(
 
 
 def _add_resources(server: MCPServer, state: ServerState) -> None:
-    from oasis_mcp import resources_text
-
     @server.resource(
         "oasis://dataset",
         name="dataset",
@@ -389,6 +396,8 @@ def _add_resources(server: MCPServer, state: ServerState) -> None:
         mime_type="application/json",
     )
     def dataset_resource() -> str:
+        from oasis_mcp import resources_text
+
         with _resource_errors():
             return _json(resources_text.dataset_document(state.index()))
 
@@ -401,6 +410,8 @@ def _add_resources(server: MCPServer, state: ServerState) -> None:
         mime_type="application/json",
     )
     def indicators_resource() -> str:
+        from oasis_mcp import resources_text
+
         with _resource_errors():
             return _json(resources_text.indicators_document(state.index()))
 
@@ -412,6 +423,8 @@ def _add_resources(server: MCPServer, state: ServerState) -> None:
         mime_type="text/markdown",
     )
     def methodology_resource() -> str:
+        from oasis_mcp import resources_text
+
         with _resource_errors():
             try:
                 art: Artifacts | None = state.artifacts()
