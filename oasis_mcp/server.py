@@ -23,7 +23,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from oasis_mcp import __version__, config
 from oasis_mcp.artifacts import Artifacts, load_artifacts, signature
@@ -61,8 +61,14 @@ READ_ONLY = ToolAnnotations(
 
 MAX_NAME = 200
 
+def _code_as_text(value: object) -> object:
+    """Models often send codes as numbers (33 for Gironde): accept them as text."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+AreaText = Annotated[str, BeforeValidator(_code_as_text)]
 AreaArg = Annotated[
-    str,
+    AreaText,
     Field(
         description="Area code or name in French or English, at the given level: e.g. "
         "'Bretagne', 'Brittany', '53' (region); 'Gironde', '33', '2A' (department); "
@@ -232,7 +238,7 @@ def create_server(
     async def list_regions(
         level: LevelArg = "region",
         region: Annotated[
-            str | None,
+            AreaText | None,
             Field(
                 description="Only the departments of this region (code or name); implies "
                 "level='department'",
@@ -341,7 +347,7 @@ def create_server(
         ] = None,
         level: LevelArg = "region",
         areas: Annotated[
-            list[Annotated[str, Field(max_length=MAX_NAME)]] | None,
+            list[Annotated[AreaText, Field(max_length=MAX_NAME)]] | None,
             Field(description="Only these areas (codes or names at the given level)",
                   max_length=120),
         ] = None,

@@ -124,6 +124,9 @@ async def test_get_history_matches_the_query_layer(server: Any) -> None:
     dep = ok(await call(server, "get_history", {
         "area": "93", "indicator": "drug-trafficking", "level": "department"}))
     assert dep["area"]["name"] == "Seine-Saint-Denis" and not dep["upper_bound"]
+    numeric = ok(await call(server, "get_history", {  # codes sent as JSON numbers
+        "area": 33, "indicator": "homicide", "level": "department"}))
+    assert numeric["area"]["name"] == "Gironde"
     fr = ok(await call(server, "get_history", {
         "area": "France", "indicator": "drug-trafficking", "level": "country"}))
     assert fr["upper_bound"] and fr["derived"]
@@ -147,7 +150,7 @@ async def test_compare_regions(server: Any) -> None:
     assert len(result["ranking"]) == 18 and result["ranking"][0]["rank"] == 1
     assert result["national"]["code"] == "FR"
     some = ok(await call(server, "compare_regions", {
-        "indicator": "burglary", "level": "department", "areas": ["Paris", "13", "Gironde"],
+        "indicator": "burglary", "level": "department", "areas": ["Paris", 13, "Gironde"],
         "measure": "count", "year": 2018}))
     assert {r["code"] for r in some["ranking"]} == {"75", "13", "33"}
     assert some["out_of"] == 101 and some["measure"] == "count"
