@@ -61,6 +61,7 @@ READ_ONLY = ToolAnnotations(
 
 MAX_NAME = 200
 
+
 def _code_as_text(value: object) -> object:
     """Models often send codes as numbers (33 for Gironde): accept them as text."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
