@@ -436,3 +436,32 @@ def test_mount_in_fastapi_app_with_catch_all(needs_data: None) -> None:
     finally:
         uv.should_exit = True
         thread.join(timeout=STEP_TIMEOUT)
+
+
+# --- start-up warnings (in process, uvicorn not started) -------------------------------------
+
+
+@pytest.mark.parametrize(("token", "loopback", "warned"), [
+    ("", False, True), ("secret", False, False), ("", True, False),
+])
+def test_warning_when_exposed_without_token(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    token: str, loopback: bool, warned: bool,
+) -> None:
+    import logging
+
+    import uvicorn
+
+    from oasis_mcp import serve
+
+    started: list[Any] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: started.append(sockets))
+    monkeypatch.setattr(serve, "_is_loopback", lambda sock: loopback)
+    monkeypatch.setenv("OASIS_MCP_TOKEN", token)
+    with caplog.at_level(logging.INFO, logger="oasis_mcp.serve"):
+        assert serve.run("http", "127.0.0.1", 0, data_dir=str(data_dir())) == 0
+    assert len(started) == 1
+    assert ("without a token" in caplog.text) is warned
+    assert "serving MCP over streamable HTTP" in caplog.text
+    if token:
+        assert token not in caplog.text
