@@ -1,16 +1,16 @@
 """What the UI needs, built once at start-up: the MCP bridge, the chat engine and the catalogues
 (areas per level, indicators, years) read through the MCP tools.
 
-When the data are not there yet (a fresh Space), the catalogues fall back to the static geography
-and indicator tables and a background download is started (``OASIS_AUTO_DOWNLOAD=0`` disables
-it); the server picks the files up on its next call.
+When the data are not there (a fresh Space: data files are never committed), the newest edition is
+downloaded from data.gouv.fr once at start-up (``OASIS_AUTO_DOWNLOAD=0`` disables it); if that
+fails, the catalogues fall back to the static geography and indicator tables and the tabs say the
+data are missing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -119,29 +119,26 @@ def build_services(
     """Connect the bridge, read the catalogues (this loads the data once) and wire the chat."""
     bridge = MCPBridge(server_factory).start()
     catalog = load_catalog(bridge)
-    if not catalog.from_data and auto_download:
-        start_download(data_dir)
+    if not catalog.from_data and auto_download and download_data(data_dir):
+        catalog = load_catalog(bridge)  # the server looks for the files again on its next call
     assistant = ToolCallingAssistant(llm, bridge) if llm else None
     engine = ChatEngine(bridge, llm=assistant, last_year=catalog.last_year)
     return Services(bridge, engine, catalog, llm, space_url, data_dir)
 
 
-_download_started = threading.Event()
+def download_data(data_dir: str | None) -> bool:
+    """Fetch the newest SSMSI edition from data.gouv.fr (a fresh Space has no data: they are never
+    committed). Returns True on success; failures are logged and the app runs with friendly
+    "data not installed" messages. ``OASIS_AUTO_DOWNLOAD=0`` disables it."""
+    if os.environ.get("OASIS_AUTO_DOWNLOAD", "1") == "0":
+        return False
+    from oasis_mcp.data.download import update
 
-
-def start_download(data_dir: str | None) -> None:
-    """Fetch the newest SSMSI edition in the background (once per process)."""
-    if _download_started.is_set() or os.environ.get("OASIS_AUTO_DOWNLOAD", "1") == "0":
-        return
-    _download_started.set()
-
-    def run() -> None:
-        from oasis_mcp.data.download import update
-
-        try:
-            result = update(data_dir=data_dir)
-            log.info("data download: %s", result.summary())
-        except Exception as exc:
-            log.warning("data download failed: %s", exc)
-
-    threading.Thread(target=run, name="oasis-data-download", daemon=True).start()
+    log.info("no SSMSI data found: downloading the newest edition from data.gouv.fr")
+    try:
+        result = update(data_dir=data_dir, timeout=30.0)
+    except Exception as exc:
+        log.warning("data download failed: %s", exc)
+        return False
+    log.info("data download: %s", result.summary())
+    return True

@@ -302,7 +302,9 @@ def build_ui(services: Services) -> gr.Blocks:
                 m_refresh.click(on_models, [m_level], models_out, api_name=False)
                 models_tab.select(on_models, [m_level], models_out, api_name=False)
 
-            with gr.Tab("About", id="about"):
-                gr.Markdown(views.about_markdown(services))
+            with gr.Tab("About", id="about") as about_tab:
+                about = gr.Markdown(views.about_markdown(services))
+                about_tab.select(lambda: views.about_markdown(services), None, about,
+                                 api_name=False)
 
     return demo

@@ -143,11 +143,27 @@ def configure_logging() -> None:
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def check_mcp_version() -> None:
+    """Stop with a clear message if an mcp 1.x got installed (e.g. by ``gradio[mcp]``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("mcp")
+    except PackageNotFoundError:
+        raise SystemExit("oasis app: the 'mcp' package is not installed (pip install -r "
+                         "requirements.txt)") from None
+    if int(installed.split(".")[0]) < 2:
+        raise SystemExit(f"oasis app: mcp {installed} is installed but mcp>=2.3 is required; "
+                         "something installed gradio[mcp] or huggingface_hub[mcp], which pin "
+                         "mcp<2. Reinstall with: pip install 'mcp>=2.3,<3'")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the app with uvicorn on the host and port from the environment."""
     import uvicorn
 
     configure_logging()
+    check_mcp_version()
     settings = Settings.from_env()
     app, services = create_app(settings)
     log.info("serving the UI at %s/ and MCP at %s/mcp", settings.url, settings.url)

@@ -438,3 +438,21 @@ def test_app_mcp_host_checks(app_process: str) -> None:
     space = httpx.get(app_process + "/health", timeout=10,
                       headers={"Host": "someone-oasis.hf.space"})
     assert space.status_code == 200
+
+
+def test_without_data_the_app_still_starts_and_says_so(tmp_path: Path) -> None:
+    empty = tmp_path / "data"
+    empty.mkdir()
+    built = build_services(lambda: create_server(empty, tmp_path / "art"), data_dir=str(empty),
+                           auto_download=True)  # the download fails: conftest closes the network
+    try:
+        assert not built.catalog.from_data
+        assert len(built.catalog.areas["region"]) == 18 and built.catalog.indicators
+        view = views.explore(built, "region", "53", "burglary")
+        assert view.message == "⚠️ The SSMSI data are not installed on this server."
+        turn = built.engine.ask("Évolution des cambriolages en Bretagne depuis 2016")
+        assert "données SSMSI ne sont pas installées" in turn.text
+        demo = ui.build_ui(built)
+        assert demo is not None
+    finally:
+        built.bridge.close()
