@@ -37,13 +37,16 @@ def write_json(path: Path, payload: Any) -> None:
     write_bytes_atomic(path, (text + "\n").encode())
 
 
-def write_csv_gz(path: Path, frame: pd.DataFrame) -> None:
+def gzip_bytes(data: bytes) -> bytes:
     """Deterministic gzip (no timestamp, no file name) so identical runs give identical bytes."""
-    text = frame.to_csv(index=False, lineterminator="\n")
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, filename="", compresslevel=9) as gz:
-        gz.write(text.encode())
-    write_bytes_atomic(path, buf.getvalue())
+        gz.write(data)
+    return buf.getvalue()
+
+
+def write_csv_gz(path: Path, frame: pd.DataFrame) -> None:
+    write_bytes_atomic(path, gzip_bytes(frame.to_csv(index=False, lineterminator="\n").encode()))
 
 
 def sha256_file(path: Path) -> str:

@@ -18,6 +18,7 @@ from training.artifacts import (
     BACKTEST_COLUMNS,
     FORECAST_COLUMNS,
     clean_json,
+    gzip_bytes,
     sha256_file,
     write_bytes_atomic,
     write_csv_gz,
@@ -154,11 +155,17 @@ def backtest_frame(panel: Panel, results: dict[str, CandidateResult], names: lis
 
 
 def export_models(out: Path, level: str, champion: str, models: list[Forecaster]) -> list[Path]:
-    """Champion in non-pickle formats: native LightGBM text / XGBoost JSON, plus JSON parameters."""
+    """Champion in non-pickle formats: native LightGBM text / XGBoost JSON (gzipped; load with
+    ``lightgbm.Booster(model_str=gzip.decompress(...).decode())`` or ``xgboost.Booster`` after
+    decompressing), plus JSON parameters. The feature order is ``training.features``'s
+    NUMERIC_FEATURES then the indicator code (index into the sorted indicator labels)."""
     folder = out / "models" / level
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    from training.features import NUMERIC_FEATURES
+
     spec = {"level": level, "champion": champion,
+            "features": [*NUMERIC_FEATURES, "indicator_code"],
             "members": [{"name": m.name, "family": m.family, "params": clean_json(m.params)}
                         for m in models]}
     for m in models:
@@ -166,12 +173,12 @@ def export_models(out: Path, level: str, champion: str, models: list[Forecaster]
             continue
         for h, est in sorted(m.fitted.items()):
             if m.kind == "lightgbm":
-                path = folder / f"{m.name}_h{h}.txt"
-                write_bytes_atomic(path, est.booster_.model_to_string().encode())
+                path = folder / f"{m.name}_h{h}.txt.gz"
+                write_bytes_atomic(path, gzip_bytes(est.booster_.model_to_string().encode()))
             elif m.kind == "xgboost":
-                path = folder / f"{m.name}_h{h}.json"
+                path = folder / f"{m.name}_h{h}.json.gz"
                 raw = est.get_booster().save_raw(raw_format="json")
-                write_bytes_atomic(path, bytes(raw))
+                write_bytes_atomic(path, gzip_bytes(bytes(raw)))
             elif m.kind == "ridge":
                 path = folder / f"{m.name}_h{h}.json"
                 scaler, ridge = est.steps[0][1], est.steps[1][1]
