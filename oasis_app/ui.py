@@ -36,6 +36,7 @@ MEASURES = [("Rate per 100,000", "rate_per_100k"), ("Count", "count"),
 DEFAULT_AREA = {"region": "11", "department": "75", "country": "FR"}
 DEFAULT_INDICATOR = "burglary"
 CHAT_CHART_HEIGHT = 380
+CHAT_BARS_HEIGHT = 600
 CSS = """
 .oasis-header h1 {margin-bottom: 0.2rem;}
 .oasis-header p {margin-top: 0; color: #555;}
@@ -105,7 +106,10 @@ def turn_messages(turn: ChatTurn) -> list[dict[str, Any]]:
     messages.append(answer)
     if turn.chart is not None:
         layout = turn.chart.spec.setdefault("layout", {})
-        layout["height"] = min(int(layout.get("height", CHAT_CHART_HEIGHT)), CHAT_CHART_HEIGHT)
+        bars = any(t.get("type") == "bar" and t.get("orientation") == "h"
+                   for t in turn.chart.traces)
+        cap = CHAT_BARS_HEIGHT if bars else CHAT_CHART_HEIGHT  # keep every bar labelled
+        layout["height"] = min(int(layout.get("height", cap)), cap)
         messages.append({"role": "assistant", "chart": plot(turn.chart)})
     return messages
 
