@@ -556,14 +556,75 @@ def load_worker(url: str, n_clients: int, calls: int, plan_args: dict[str, list[
                  "start": t_start, "end": t_end})
 
 
+@dataclass
+class LoadRound:
+    ok: int
+    errors: list[str]
+    missing: int
+    latencies: list[float]
+    wall: float
+    server_cpu: float | None
+    rss_before: int | None
+    rss_peak: int | None
+    rss_after: int | None
+
+
+def run_load_round(url: str, proc: subprocess.Popen[bytes], plan: CallPlan, mode: str,
+                   clients: int, calls: int, procs: int, timeout: float) -> LoadRound:
+    rss_before, _ = rss_kib(proc.pid)
+    ctx = mp.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    share = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
+    workers = [
+        ctx.Process(target=load_worker, args=(url, n, calls, plan.arguments, mode, timeout, i,
+                                              ready, go, results), daemon=True)
+        for i, n in enumerate(share)
+    ]
+    for w in workers:
+        w.start()
+    deadline = time.monotonic() + timeout + 60
+    for _ in workers:
+        ready.get(timeout=max(1.0, deadline - time.monotonic()))
+    peak = rss_before or 0
+    cpu_before = cpu_seconds(proc.pid)
+    t0 = time.time()
+    go.set()
+    collected: list[dict[str, Any]] = []
+    while len(collected) < len(workers) and time.monotonic() < deadline:
+        rss, _ = rss_kib(proc.pid)
+        peak = max(peak, rss or 0)
+        with contextlib.suppress(Exception):
+            collected.append(results.get(timeout=0.2))
+    cpu_after = cpu_seconds(proc.pid)
+    for w in workers:
+        w.join(timeout=5)
+        if w.is_alive():
+            w.terminate()
+    time.sleep(1.0)  # let the sessions close
+    rss_after, _ = rss_kib(proc.pid)
+    ok = sum(r["ok"] for r in collected)
+    errors = [e for r in collected for e in r["errors"]]
+    t_end = max((r["end"] for r in collected), default=t0)
+    return LoadRound(
+        ok=ok, errors=errors, missing=max(clients * calls - ok - len(errors), 0),
+        latencies=[x for r in collected for x in r["latencies"]], wall=max(t_end - t0, 1e-9),
+        server_cpu=None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
+        rss_before=rss_before, rss_peak=peak or None, rss_after=rss_after,
+    )
+
+
 def bench_load(setup: Setup, clients: int, calls: int, procs: int, timeout: float,
-               seed: int) -> dict[str, Any]:
+               rounds: int, seed: int) -> dict[str, Any]:
     import anyio
     import httpx2
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
     procs = max(1, min(procs, clients))
+    print(f"\n4. HTTP load on 127.0.0.1: {clients} concurrent clients × {calls} calls, "
+          f"{rounds} round(s) on one server ({procs} client processes, mode={setup.mode!r}, "
+          "bearer token on, tool mix get_history/compare_regions/forecast/list_regions)")
+    out: dict[str, Any] = {"clients": clients, "calls_per_client": calls, "rounds": []}
     with tempfile.TemporaryDirectory(prefix="oasis-bench-http-") as tmp, \
             http_server(setup, Path(tmp) / "server.log") as (base, proc):
         url = f"{base}/mcp"
@@ -580,75 +641,76 @@ def bench_load(setup: Setup, clients: int, calls: int, procs: int, timeout: floa
 
         plan = anyio.run(prepare_plan)
         time.sleep(0.5)
-        rss_before, _ = rss_kib(proc.pid)
-        ctx = mp.get_context("spawn")
-        ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-        share = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
-        workers = [
-            ctx.Process(target=load_worker, args=(url, n, calls, plan.arguments, setup.mode,
-                                                  timeout, i, ready, go, results), daemon=True)
-            for i, n in enumerate(share)
-        ]
-        for w in workers:
-            w.start()
-        deadline = time.monotonic() + timeout + 60
-        for _ in workers:
-            ready.get(timeout=max(1.0, deadline - time.monotonic()))
-        peak_rss = rss_before or 0
-        cpu_before = cpu_seconds(proc.pid)
-        t0 = time.time()
-        go.set()
-        collected: list[dict[str, Any]] = []
-        while len(collected) < len(workers) and time.monotonic() < deadline:
-            rss, _ = rss_kib(proc.pid)
-            peak_rss = max(peak_rss, rss or 0)
-            with contextlib.suppress(Exception):
-                collected.append(results.get(timeout=0.2))
-        cpu_after = cpu_seconds(proc.pid)
-        for w in workers:
-            w.join(timeout=5)
-            if w.is_alive():
-                w.terminate()
-        time.sleep(1.0)  # let sessions close
-        rss_after, hwm = rss_kib(proc.pid)
-
-    ok = sum(r["ok"] for r in collected)
-    errors = [e for r in collected for e in r["errors"]]
-    expected = clients * calls
-    missing = expected - ok - len(errors)
-    latencies = [x for r in collected for x in r["latencies"]]
-    t_end = max((r["end"] for r in collected), default=t0)
-    wall = max(t_end - t0, 1e-9)
-    failures = len(errors) + max(missing, 0)
-    print(f"\n4. HTTP load on 127.0.0.1: {clients} concurrent clients × {calls} calls "
-          f"({procs} client processes, bearer token on, tool mix get_history/compare_regions/"
-          "forecast/list_regions)")
-    print(f"   completed {ok}/{expected}   errors {len(errors)}   not completed "
-          f"{max(missing, 0)}   target 0 errors   {'PASS' if failures == 0 else 'FAIL'}")
-    for e in errors[:5]:
-        print(f"     e.g. {e}")
-    p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-    print(f"   wall {wall:.2f} s   throughput {ok / wall:.0f} calls/s   latency p50 "
-          f"{p50:.1f} ms   p99 {p99:.1f} ms")
-    server_cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
-    if server_cpu is not None:
-        per_call = server_cpu / max(ok + len(errors), 1)
-        print(f"   server CPU {server_cpu:.2f} s = {server_cpu / wall:.0%} of one core over the "
-              f"wall time; {per_call * 1000:.2f} ms per call (≈ {1 / max(per_call, 1e-9):.0f} "
-              "calls/s per core if the clients were elsewhere)")
-    growth = None if rss_before is None or rss_after is None else rss_after - rss_before
-    print(f"   server RSS before {mib(rss_before)}   peak {mib(peak_rss or None)}   after "
-          f"{mib(rss_after)}   growth {mib(growth)}   (VmHWM {mib(hwm)})")
-    return {"clients": clients, "calls_per_client": calls, "completed": ok, "errors": len(errors),
-            "not_completed": max(missing, 0), "error_samples": errors[:20], "wall_s": wall,
-            "throughput_calls_per_s": ok / wall, "latency_p50_s": percentile(latencies, 50),
-            "latency_p99_s": percentile(latencies, 99), "rss_before_kib": rss_before,
-            "rss_peak_kib": peak_rss, "rss_after_kib": rss_after, "rss_growth_kib": growth,
-            "server_cpu_s": server_cpu,
-            "pass": failures == 0}
+        start_rss, _ = rss_kib(proc.pid)
+        all_ok = True
+        for r in range(1, rounds + 1):
+            res = run_load_round(url, proc, plan, setup.mode, clients, calls, procs, timeout)
+            failures = len(res.errors) + res.missing
+            all_ok = all_ok and failures == 0
+            p50, p99 = percentile(res.latencies, 50), percentile(res.latencies, 99)
+            growth = (None if res.rss_before is None or res.rss_after is None
+                      else res.rss_after - res.rss_before)
+            print(f"   round {r}: completed {res.ok}/{clients * calls}   errors "
+                  f"{len(res.errors)}   not completed {res.missing}   target 0 errors   "
+                  f"{'PASS' if failures == 0 else 'FAIL'}")
+            for e in res.errors[:5]:
+                print(f"     e.g. {e}")
+            print(f"     wall {res.wall:.2f} s   throughput {res.ok / res.wall:.0f} calls/s   "
+                  f"latency p50 {p50 * 1000:.1f} ms   p99 {p99 * 1000:.1f} ms")
+            if res.server_cpu is not None:
+                per_call = res.server_cpu / max(res.ok + len(res.errors), 1)
+                print(f"     server CPU {res.server_cpu:.2f} s = {res.server_cpu / res.wall:.0%} "
+                      f"of one core; {per_call * 1000:.2f} ms per call (≈ "
+                      f"{1 / max(per_call, 1e-9):.0f} calls/s per core if the clients ran "
+                      "elsewhere)")
+            print(f"     server RSS before {mib(res.rss_before)}   peak {mib(res.rss_peak)}   "
+                  f"after {mib(res.rss_after)}   growth {mib(growth)}")
+            out["rounds"].append({
+                "completed": res.ok, "errors": len(res.errors), "not_completed": res.missing,
+                "error_samples": res.errors[:20], "wall_s": res.wall,
+                "throughput_calls_per_s": res.ok / res.wall, "latency_p50_s": p50,
+                "latency_p99_s": p99, "server_cpu_s": res.server_cpu,
+                "rss_before_kib": res.rss_before, "rss_peak_kib": res.rss_peak,
+                "rss_after_kib": res.rss_after, "rss_growth_kib": growth,
+            })
+        end_rss, hwm = rss_kib(proc.pid)
+    total = None if start_rss is None or end_rss is None else end_rss - start_rss
+    print(f"   server RSS after warm-up {mib(start_rss)}, after {rounds} round(s) {mib(end_rss)}: "
+          f"growth {mib(total)} (VmHWM {mib(hwm)})")
+    out.update(rss_start_kib=start_rss, rss_end_kib=end_rss, rss_growth_kib=total,
+               pass_=all_ok)
+    return out
 
 
 # --- main ----------------------------------------------------------------------------------
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    rows: list[tuple[str, str, str, str]] = []
+    if cold := report.get("cold_start"):
+        rows.append(("cold start over stdio, median ratio", f"{cold['ratio']:.2f}",
+                     f"≤ {TARGET_COLD}", verdict(cold["ratio"], TARGET_COLD)))
+    if inproc := report.get("inprocess"):
+        for view, label in (("full_client", "SDK client"),
+                            ("client_without_output_validation", "no client-side check")):
+            for tool, fig in inproc[view]["tools"].items():
+                rows.append((f"in-process p50 ratio, {label}: {tool}", f"{fig['ratio']:.2f}",
+                             f"≤ {TARGET_P50:g}", verdict(fig["ratio"], TARGET_P50)))
+    if stdio := report.get("stdio"):
+        for tool, fig in stdio["tools"].items():
+            rows.append((f"stdio p99 ratio: {tool}", f"{fig['ratio']:.2f}", f"≤ {TARGET_P99:g}",
+                         verdict(fig["ratio"], TARGET_P99)))
+    if load := report.get("http_load"):
+        errors = sum(r["errors"] + r["not_completed"] for r in load["rounds"])
+        rate = statistics.median(r["throughput_calls_per_s"] for r in load["rounds"])
+        rows.append((f"HTTP load errors ({load['clients']} clients × {load['calls_per_client']}"
+                     f" calls × {len(load['rounds'])})", str(errors), "= 0",
+                     f"{'PASS' if errors == 0 else 'FAIL'}  ({rate:.0f} calls/s, RSS growth "
+                     f"{mib(load['rss_growth_kib'])})"))
+    print("\nSummary (measured vs target)")
+    width = max((len(r[0]) for r in rows), default=0)
+    for label, value, target, result in rows:
+        print(f"   {label:<{width}}  {value:>6}  {target:<6} {result}")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -663,8 +725,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--calls", type=int, help="calls per HTTP client (default 200, quick 20)")
     p.add_argument("--client-procs", type=int, default=2,
                    help="processes running the HTTP clients (default 2)")
+    p.add_argument("--load-rounds", type=int,
+                   help="load rounds on the same server, to tell warm-up from leaks "
+                   "(default 2, quick 1)")
     p.add_argument("--load-timeout", type=float,
-                   help="bound on the HTTP load phase in seconds (default 300, quick 60)")
+                   help="bound on each HTTP load round in seconds (default 300, quick 60)")
     p.add_argument("--mode", choices=["auto", "legacy"], default="auto",
                    help="client connection mode (default auto)")
     p.add_argument("--only", action="append", choices=["cold", "inprocess", "stdio", "load"],
@@ -681,6 +746,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.clients = args.clients or (10 if quick else 50)
     args.calls = args.calls or (20 if quick else 200)
     args.load_timeout = args.load_timeout or (60.0 if quick else 300.0)
+    args.load_rounds = args.load_rounds or (1 if quick else 2)
     return args
 
 
@@ -710,10 +776,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["stdio"] = bench_stdio(setup, args.stdio_rounds, args.seed)
         if "load" in parts:
             report["http_load"] = bench_load(setup, args.clients, args.calls, args.client_procs,
-                                             args.load_timeout, args.seed)
+                                             args.load_timeout, args.load_rounds, args.seed)
     finally:
         if setup._tmp is not None:
             setup._tmp.cleanup()
+    print_summary(report)
     end_load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     report["loadavg_end"] = end_load
     print(f"\ndone in {time.perf_counter() - start:.0f} s; load average at the end "
