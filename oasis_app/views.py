@@ -199,7 +199,8 @@ def models(services: Services, level: str | None) -> View:
     view.charts = [charts.leaderboard_chart(board) if board.get("backtested") else None,
                    charts.calibration_chart(data)]
     view.table = pd.DataFrame(board.get("candidates", []))
-    backtest = backtest_rows(services, str(board.get("level", level or "region")))
+    backtest = backtest_rows(services, str(board.get("level", level or "region")),
+                             board.get("champion"))
     if backtest:
         view.charts.append(charts.backtest_chart(
             backtest, title=f"Champion backtest — {board.get('level')}: predicted vs actual"))
@@ -232,17 +233,34 @@ def models(services: Services, level: str | None) -> View:
     return view
 
 
-def backtest_rows(services: Services, level: str) -> list[dict[str, Any]]:
-    """Backtest points from an ``oasis://backtest/{level}`` resource, when the server has one."""
+def backtest_rows(
+    services: Services, level: str, champion: str | None = None
+) -> list[dict[str, Any]]:
+    """The champion's backtest points (actual vs predicted) from an ``oasis://backtest/{level}``
+    resource, when the server offers one (rows with ``y_true``/``y_pred`` as in training's
+    backtest.csv.gz, or ``actual``/``predicted``). Empty when it does not."""
     try:
-        text = services.bridge.read_resource(f"oasis://backtest/{level}")
-        data = json.loads(text)
+        data = json.loads(services.bridge.read_resource(f"oasis://backtest/{level}"))
     except Exception:
         return []
     rows = data.get("rows") if isinstance(data, dict) else data
     if not isinstance(rows, list):
         return []
-    return [r for r in rows if isinstance(r, dict) and "actual" in r and "predicted" in r]
+    points = []
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        if champion and row.get("model") not in (None, champion):
+            continue
+        actual = row.get("actual", row.get("y_true"))
+        predicted = row.get("predicted", row.get("y_pred"))
+        if not isinstance(actual, int | float) or not isinstance(predicted, int | float):
+            continue
+        label = " · ".join(str(row[k]) for k in ("area", "indicator", "year") if k in row)
+        if "horizon" in row:
+            label += f" (h={row['horizon']})"
+        points.append({"actual": actual, "predicted": predicted, "label": label})
+    return points
 
 
 # -- About --------------------------------------------------------------------------------------

@@ -456,3 +456,24 @@ def test_without_data_the_app_still_starts_and_says_so(tmp_path: Path) -> None:
         assert demo is not None
     finally:
         built.bridge.close()
+
+
+def test_backtest_points_when_the_server_exposes_them() -> None:
+    class FakeBridge:
+        def read_resource(self, uri: str) -> str:
+            assert uri == "oasis://backtest/region"
+            return json.dumps({"rows": [
+                {"area": "53", "indicator": "burglary", "year": 2023, "horizon": 1,
+                 "model": "ets", "y_true": 10.0, "y_pred": 11.0},
+                {"area": "53", "indicator": "burglary", "year": 2023, "horizon": 1,
+                 "model": "naive", "y_true": 10.0, "y_pred": 9.0},
+                {"actual": 3, "predicted": 4},
+                {"y_true": None, "y_pred": 1.0},
+            ]})
+
+    fake = Services(FakeBridge(), None, None)  # type: ignore[arg-type]
+    points = views.backtest_rows(fake, "region", "ets")
+    assert [(p["actual"], p["predicted"]) for p in points] == [(10.0, 11.0), (3, 4)]
+    assert points[0]["label"] == "53 · burglary · 2023 (h=1)"
+    chart = charts.backtest_chart(points, title="t")
+    assert chart.traces[0]["x"] == [10.0, 3.0]
