@@ -12,6 +12,10 @@ def _f(value: Any, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _ok(passed: bool) -> str:
+    return "(met)" if passed else "(**not met**)"
+
+
 def leaderboard(block: dict[str, Any]) -> list[str]:
     rows = ["| candidate | MASE | × naive | MASE h1 | MASE h2 | sMAPE % | MAE /100k | RMSE /100k | "
             "pooled R² | cov 80 | cov 95 | MSIS 95 | seconds | fallbacks |",
@@ -82,7 +86,19 @@ def render(metrics: dict[str, Any]) -> str:
             f"coverage {_f(champ['coverage_80'])} (80 %) / {_f(champ['coverage_95'])} (95 %).", "",
         ]
         lines += leaderboard(block)
+    lines += ["", "## Targets (issue)", "",
+              "| level | champion | MASE ÷ naive (target ≤ 0.80) | coverage 80 % (target "
+              "0.77–0.83) | coverage 95 % (target 0.92–0.98) |", "|---|---|---|---|---|"]
+    for level, block in metrics["levels"].items():
+        champ = block["candidates"][block["champion"]]
+        ratio, c80, c95 = (block["champion_ratio_to_naive"], champ["coverage_80"],
+                           champ["coverage_95"])
+        lines.append(
+            f"| {level} | {block['champion']} | {_f(ratio)} {_ok(ratio <= 0.80)} | "
+            f"{_f(c80)} {_ok(0.77 <= c80 <= 0.83)} | {_f(c95)} {_ok(0.92 <= c95 <= 0.98)} |")
     lines += [
+        "",
+        f"Whole run: {metrics.get('total_seconds')} s wall (target ≤ 600 s on 2 cores).",
         "",
         "## Calibration",
         "Coverage above is out of sample: each cutoff's interval widths come only from residuals "
