@@ -163,7 +163,7 @@ def build_ui(services: Services) -> gr.Blocks:
     mode = (f"language model {services.llm.label}" if services.llm
             else "offline planner (deterministic)")
 
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         with gr.Column(elem_classes="oasis-header"):
             gr.Markdown(
                 f"# OASIS — recorded crime in France\n"
@@ -311,4 +311,5 @@ def build_ui(services: Services) -> gr.Blocks:
                 about_tab.select(lambda: views.about_markdown(services), None, about,
                                  api_name=False)
 
+    demo.queue(default_concurrency_limit=8)  # tool calls are thread-safe through the bridge
     return demo
