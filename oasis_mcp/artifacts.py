@@ -196,3 +196,53 @@ def _read_forecasts(
             by_year.setdefault((level, indicator, year), {})[area] = values
     years = tuple(sorted({year for level, _, year in by_year}))
     return series, by_year, years
+
+
+BACKTEST_LIMIT = 5000
+
+
+def read_backtest(art: Artifacts, level: str, limit: int = BACKTEST_LIMIT) -> dict[str, Any]:
+    """The champion's backtest points of one level (actual vs predicted, with intervals), from
+    ``backtest.csv.gz``. More than ``limit`` points are thinned evenly (said in ``note``)."""
+    block = art.level_metrics(level)
+    if block is None:
+        raise ArtifactsError(f"The {level} level was not backtested (see model_metrics).")
+    champion = str(block.get("champion") or "")
+    path = art.directory / BACKTEST_FILE
+    import csv
+    import io
+
+    try:
+        with gzip.open(path, "rb") as fh:
+            text = fh.read().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ArtifactsError(f"No {BACKTEST_FILE} in {art.directory}: {HOW_TO_TRAIN}") from None
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        raise _corrupt(art.directory, BACKTEST_FILE, f"cannot be read: {exc}") from None
+    reader = csv.DictReader(io.StringIO(text))
+    numeric = ("y_true", "y_pred", "lo_80", "hi_80", "lo_95", "hi_95")
+    rows: list[dict[str, Any]] = []
+    for row in reader:
+        if row.get("level") != level or row.get("model") != champion:
+            continue
+        try:
+            out: dict[str, Any] = {
+                "area": row["area"], "indicator": row["indicator"],
+                "cutoff": int(row["cutoff"]), "year": int(row["year"]),
+                "horizon": int(row["horizon"]),
+            }
+            out.update(
+                {k: round(float(row[k]), 3) for k in numeric if row.get(k) not in (None, "")}
+            )
+        except (KeyError, ValueError):
+            raise _corrupt(art.directory, BACKTEST_FILE,
+                           f"line {reader.line_num} is malformed") from None
+        rows.append(out)
+    total = len(rows)
+    step = max(1, -(-total // limit))
+    shown = rows[::step]
+    note = None if step == 1 else (
+        f"{total} points; every {step}th is shown ({len(shown)}) to keep the resource small."
+    )
+    return {"level": level, "champion": champion, "edition": art.edition,
+            "rows_total": total, "rows_shown": len(shown), "note": note, "rows": shown}

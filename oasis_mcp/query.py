@@ -372,7 +372,9 @@ def _edition_warnings(idx: DataIndex, art: Artifacts) -> list[str]:
     ]
 
 
-def _model_summary(art: Artifacts, level: Level) -> tuple[ModelSummary, list[str]]:
+def _model_summary(
+    art: Artifacts, level: Level, horizon: int
+) -> tuple[ModelSummary, list[str]]:
     block = art.level_metrics(level)
     if block is None:
         return (
@@ -383,6 +385,19 @@ def _model_summary(art: Artifacts, level: Level) -> tuple[ModelSummary, list[str
     cands = block.get("candidates")
     metrics = cands.get(champion) if isinstance(cands, dict) else None
     metrics = metrics if isinstance(metrics, dict) else {}
+    by_horizon = metrics.get("by_horizon")
+    per_h = {
+        str(h): v
+        for h, m in (by_horizon.items() if isinstance(by_horizon, dict) else ())
+        if isinstance(m, dict) and (v := _metric(m.get("mase"))) is not None
+    }
+    warnings = []
+    tested = [int(h) for h in per_h if h.isdigit()] or _horizons(art)
+    if tested and horizon > max(tested):
+        warnings.append(
+            f"Backtests covered horizons up to {max(tested)} year(s): accuracy beyond "
+            f"{art.last_year + max(tested)} was not measured and is likely worse."
+        )
     return (
         ModelSummary(
             name=champion, level=level, backtested=True,
@@ -390,11 +405,20 @@ def _model_summary(art: Artifacts, level: Level) -> tuple[ModelSummary, list[str
             ratio_to_naive=_metric(
                 metrics.get("ratio_to_naive", block.get("champion_ratio_to_naive"))
             ),
+            mase_by_horizon=per_h,
             coverage_80=_metric(metrics.get("coverage_80")),
             coverage_95=_metric(metrics.get("coverage_95")),
         ),
-        [],
+        warnings,
     )
+
+
+def _horizons(art: Artifacts) -> list[int]:
+    protocol = art.metrics.get("protocol")
+    horizons = protocol.get("horizons") if isinstance(protocol, dict) else None
+    if not isinstance(horizons, list):
+        return []
+    return [h for h in horizons if isinstance(h, int) and not isinstance(h, bool)]
 
 
 def _metric(value: object, digits: int = 4) -> float | None:
@@ -440,7 +464,7 @@ def _forecast(
         if year <= last
     ]
     observed = idx.series.get((level, found.code, label))
-    model, warnings = _model_summary(art, level)
+    model, warnings = _model_summary(art, level, horizon)
     warnings = _edition_warnings(idx, art) + warnings
     return ForecastResult(
         area=idx.area_refs[(level, found.code)],

@@ -165,8 +165,16 @@ class ModelSummary(_Model):
     name: str = Field(description="The champion model for this level")
     level: Level
     backtested: bool
-    mase: float | None = Field(None, description="Backtest MASE (<1: better than naive)")
-    ratio_to_naive: float | None = None
+    mase: float | None = Field(
+        None, description="Backtest MASE: error scaled by the in-sample one-step naive error "
+        "(lower is better)"
+    )
+    ratio_to_naive: float | None = Field(
+        None, description="MASE / the naive forecast's MASE on the same backtest (<1 beats naive)"
+    )
+    mase_by_horizon: dict[str, float] = Field(
+        default_factory=dict, description="Backtest MASE per horizon in years ('1', '2', …)"
+    )
     coverage_80: float | None = Field(
         None, description="Share of backtest values inside the 80% interval"
     )
@@ -231,8 +239,8 @@ class ComparisonResult(_Model):
 
 class CandidateMetrics(_Model):
     name: str
-    mase: float | None = None
-    ratio_to_naive: float | None = None
+    mase: float | None = Field(None, description="Lower is better")
+    ratio_to_naive: float | None = Field(None, description="<1 beats the naive forecast")
     smape: float | None = None
     coverage_80: float | None = None
     coverage_95: float | None = None

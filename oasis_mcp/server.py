@@ -26,7 +26,7 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, BeforeValidator, Field
 
 from oasis_mcp import __version__, config
-from oasis_mcp.artifacts import Artifacts, load_artifacts, signature
+from oasis_mcp.artifacts import Artifacts, load_artifacts, read_backtest, signature
 from oasis_mcp.errors import ArtifactsError, OasisError
 from oasis_mcp.schemas import (
     AreaList,
@@ -306,9 +306,10 @@ def create_server(
             "Forecast one indicator for one area for the years after the last observed one, up "
             "to 2030: per year a point forecast with 80% and 95% prediction intervals, for the "
             "count and the rate per 100,000. Also returns the model used and its backtest "
-            "accuracy at this level (MASE, <1 beats the naive forecast; interval coverage), the "
-            "training data edition, the last observed years for context, and warnings. Always "
-            "report the intervals, not only the point forecast."
+            "accuracy at this level (MASE overall and per horizon, ratio to the naive forecast "
+            "where <1 beats it, interval coverage), the training data edition, the last observed "
+            "years for context, and warnings. Always report the intervals, not only the point "
+            "forecast."
         ),
     )
     async def forecast(
@@ -368,8 +369,9 @@ def create_server(
         annotations=READ_ONLY,
         description=(
             "How well the forecasting models did in backtests, per level: every candidate's "
-            "MASE (<1 beats the naive last-value forecast), ratio to naive, sMAPE, 80%/95% "
-            "interval coverage and pooled R² on rates per 100,000, best first; the champion "
+            "MASE (lower is better), ratio to the naive last-value forecast (<1 beats it), "
+            "sMAPE, 80%/95% interval coverage and pooled R² on rates per 100,000, best first; "
+            "the champion "
             "used by forecast; the backtest protocol and the training data edition. Use it to "
             "judge how far forecasts can be trusted."
         ),
@@ -441,6 +443,32 @@ def _add_resources(server: MCPServer, state: ServerState) -> None:
             return resources_text.methodology_document(art, problem, state.maybe_index())
 
 
+    backtests: dict[tuple[int, str], tuple[Artifacts, str]] = {}
+
+    @server.resource(
+        "oasis://backtest/{level}",
+        name="backtest",
+        title="Backtest points of the champion",
+        description="The champion model's backtest forecasts at one level (country, region or "
+        "department): actual vs predicted counts with 80/95% intervals, per area, indicator, "
+        "cutoff and horizon (large levels are thinned evenly).",
+        mime_type="application/json",
+    )
+    def backtest_resource(level: str) -> str:
+        if level not in ("country", "region", "department"):
+            raise ResourceError(
+                f"Unknown level '{level[:40]}': use oasis://backtest/country, "
+                "oasis://backtest/region or oasis://backtest/department."
+            )
+        with _resource_errors():
+            art = state.artifacts()
+            hit = backtests.get((id(art), level))
+            if hit is None or hit[0] is not art:
+                hit = (art, _json(read_backtest(art, level), indent=None))
+                backtests[(id(art), level)] = hit
+            return hit[1]
+
+
 @contextmanager
 def _resource_errors() -> Iterator[None]:
     try:
@@ -449,8 +477,8 @@ def _resource_errors() -> Iterator[None]:
         raise ResourceError(str(exc)) from None
 
 
-def _json(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=1)
+def _json(data: Any, indent: int | None = 1) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=indent)
 
 
 # ---------------------------------------------------------------------------------------------

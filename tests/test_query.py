@@ -295,7 +295,12 @@ def test_forecast_years_intervals_and_model(idx: DataIndex, art: Artifacts) -> N
     assert [p.year for p in result.last_observed] == [2023, 2024, 2025]
     assert result.model.name == "lightgbm" and result.model.backtested
     assert result.model.mase == pytest.approx(1.008)
-    assert result.training_edition == result.data_edition and not result.warnings
+    assert result.model.mase_by_horizon == {"1": 0.84}
+    assert result.training_edition == result.data_edition
+    assert result.warnings == [  # the synthetic backtest covers horizon 1 only
+        "Backtests covered horizons up to 1 year(s): accuracy beyond 2026 was not measured "
+        "and is likely worse."]
+    assert not query.forecast(idx, art, "Nord", "burglary", "department", horizon=1).warnings
     full = query.forecast(idx, art, "Nord", "burglary", "department")
     assert [p.year for p in full.forecasts] == [2026, 2027, 2028, 2029, 2030]
     for bad in (0, 6, 10):

@@ -134,11 +134,14 @@ async def test_get_history_matches_the_query_layer(server: Any) -> None:
 
 async def test_forecast(server: Any) -> None:
     result = ok(await call(server, "forecast", {
-        "area": "Occitanie", "indicator": "homicide", "horizon": 2}))
-    assert [p["year"] for p in result["forecasts"]] == [2026, 2027]
+        "area": "Occitanie", "indicator": "homicide", "horizon": 1}))
+    assert [p["year"] for p in result["forecasts"]] == [2026]
     assert result["model"]["name"] == "lightgbm" and result["model"]["backtested"]
+    assert result["model"]["mase_by_horizon"] == {"1": 0.84}
     assert result["last_observed"][-1]["year"] == 2025
     assert result["warnings"] == [] and result["training_edition"] == result["data_edition"]
+    longer = ok(await call(server, "forecast", {"area": "Occitanie", "indicator": "homicide"}))
+    assert any("horizons up to 1" in w for w in longer["warnings"])
     default = ok(await call(server, "forecast", {"area": "2B", "indicator": "burglary",
                                                  "level": "department"}))
     assert default["forecasts"][-1]["year"] == 2030
@@ -346,6 +349,26 @@ async def test_resources(server: Any) -> None:
             await client.read_resource("oasis://nothing")
 
 
+async def test_backtest_resource(server: Any, data_dir: Path, tmp_path: Path) -> None:
+    async with connect(server) as client:
+        templates = (await client.list_resource_templates()).resource_templates
+        assert [t.uri_template for t in templates] == ["oasis://backtest/{level}"]
+        region = json.loads(
+            (await client.read_resource("oasis://backtest/region")).contents[0].text)  # type: ignore[union-attr]
+        assert region["champion"] == "lightgbm" and region["rows_total"] == 18 * 18 * 2
+        row = region["rows"][0]
+        assert {"area", "indicator", "year", "horizon", "y_true", "y_pred"} <= set(row)
+        dep = json.loads(
+            (await client.read_resource("oasis://backtest/department")).contents[0].text)  # type: ignore[union-attr]
+        assert dep["rows_total"] == 101 * 18 * 2 and dep["rows_shown"] <= 5000
+        with pytest.raises(MCPError, match="oasis://backtest/region"):
+            await client.read_resource("oasis://backtest/commune")
+    bare = create_server(data_dir=data_dir, artifacts_dir=tmp_path / "none")
+    async with connect(bare) as client:
+        with pytest.raises(MCPError, match="oasis-train"):
+            await client.read_resource("oasis://backtest/region")
+
+
 async def test_prompts(server: Any) -> None:
     async with connect(server) as client:
         prompts = {p.name: p for p in (await client.list_prompts()).prompts}
@@ -362,3 +385,33 @@ async def test_prompts(server: Any) -> None:
         assert "compare_regions" in text and "department" in text
         with pytest.raises(MCPError):
             await client.get_prompt("regional_briefing", {})
+
+
+async def test_real_artifacts_when_trained(data_dir: Path) -> None:
+    """Against the artifacts written by ``oasis-train`` (``artifacts/`` or
+    ``$OASIS_ARTIFACTS_DIR``), when they exist."""
+    from oasis_mcp import config
+
+    art = config.artifacts_dir()
+    if not (art / "forecasts.csv.gz").is_file():
+        pytest.skip(f"no trained artifacts in {art}")
+    metrics = json.loads((art / "metrics.json").read_text(encoding="utf-8"))
+    server = create_server(data_dir=data_dir, artifacts_dir=art)
+    async with connect(server) as client:
+        board = ok(await client.call_tool("model_metrics", {}))
+        for level in board["levels"]:
+            assert level["champion"] == metrics["levels"][level["level"]]["champion"]
+        for level, area in (("country", "FR"), ("region", "Bretagne"), ("department", "2A")):
+            for indicator in ("burglary", "homicide", "drug-use-afd"):
+                fc = ok(await client.call_tool("forecast", {
+                    "area": area, "indicator": indicator, "level": level}))
+                assert fc["forecasts"][-1]["year"] == 2030
+                for point in fc["forecasts"]:
+                    for iv in (point["count"], point["rate_per_100k"]):
+                        assert iv["lo_95"] <= iv["lo_80"] <= iv["value"] <= iv["hi_80"]
+                        assert iv["hi_80"] <= iv["hi_95"]
+        ranking = ok(await client.call_tool("compare_regions", {"indicator": "burglary",
+                                                                "year": 2030}))
+        assert ranking["is_forecast"] and ranking["out_of"] == 18
+        card = (await client.read_resource("oasis://methodology")).contents[0]
+        assert "Model card" in card.text or "model card" in card.text  # type: ignore[union-attr]
