@@ -307,13 +307,6 @@ MIN_WORDS = ("le moins", "la moins", "les moins", "least", "lowest", "fewest", "
              "meilleur", "meilleure", "plus sur", "plus faible", "plus bas", "smallest", "minimum")
 COMPARE_WORDS = ("compare", "comparer", "compares", "comparing", "comparison", "comparaison",
                  "comparez", "versus", "vs", "contre", "against", "difference", "differences")
-HISTORY_WORDS = (
-    "evolution", "evolue", "trend", "trends", "tendance", "tendances", "history", "historique",
-    "since", "depuis", "over time", "changed", "change", "changes", "progression", "hausse",
-    "baisse", "increase", "decrease", "rise", "fall", "how many", "combien", "serie", "series",
-    "chiffres", "figures", "statistiques", "statistics", "stats", "donnees", "data", "niveau",
-    "level", "show", "montre", "montrer", "affiche", "graph", "graphique", "chart", "courbe",
-)
 LIST_WORDS = ("liste", "lister", "list", "listing", "enumerate", "quels sont", "quelles sont",
               "which are", "what are", "show me the", "donne moi les", "all the", "toutes les",
               "tous les", "available", "disponibles", "noms", "names", "which", "what", "quels",
