@@ -132,6 +132,20 @@ async def test_get_history_matches_the_query_layer(server: Any) -> None:
     assert fr["upper_bound"] and fr["derived"]
 
 
+async def test_region_history_is_the_sum_of_its_departments(server: Any) -> None:
+    async with connect(server) as client:
+        deps = ok(await client.call_tool("list_regions", {"region": "Occitanie"}))["areas"]
+        for indicator in ("homicide", "sexual-violence"):
+            region = ok(await client.call_tool("get_history", {"area": "76",
+                                                               "indicator": indicator}))
+            totals = [0] * len(region["points"])
+            for dep in deps:
+                history = ok(await client.call_tool("get_history", {
+                    "area": dep["code"], "indicator": indicator, "level": "department"}))
+                totals = [t + p["count"] for t, p in zip(totals, history["points"], strict=True)]
+            assert totals == [p["count"] for p in region["points"]]
+
+
 async def test_forecast(server: Any) -> None:
     result = ok(await call(server, "forecast", {
         "area": "Occitanie", "indicator": "homicide", "horizon": 1}))
