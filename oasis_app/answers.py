@@ -237,14 +237,19 @@ def _forecast_sentence(forecast: dict[str, Any], lang: str) -> str:
         f"{num(rate['lo_95'], lang)}–{num(rate['hi_95'], lang)}), about "
         f"{num(count['value'], lang, 0)} cases.",
     )
-    if model.get("backtested") and model.get("mase") is not None:
+    if model.get("backtested") and model.get("ratio_to_naive") is not None:
+        ratio = num(model["ratio_to_naive"], lang, 2)
         text += say(
             lang,
-            f" Modèle {model.get('name')} : MASE {num(model['mase'], lang, 2)} en backtest "
-            f"(< 1 = meilleur que la prévision naïve).",
-            f" Model {model.get('name')}: backtest MASE {num(model['mase'], lang, 2)} "
-            f"(< 1 beats the naive forecast).",
+            f" Modèle {model.get('name')} : en backtest, son erreur vaut {ratio} fois celle de "
+            f"la prévision naïve (< 1 = meilleur que naïf).",
+            f" Model {model.get('name')}: in backtests its error was {ratio} times the naive "
+            f"forecast's (< 1 beats naive).",
         )
+    elif model.get("backtested") and model.get("mase") is not None:
+        text += say(lang, f" Modèle {model.get('name')} : MASE {num(model['mase'], lang, 2)} en "
+                    "backtest.", f" Model {model.get('name')}: backtest MASE "
+                    f"{num(model['mase'], lang, 2)}.")
     elif model:
         text += say(lang, " Ce niveau n'a pas été évalué en backtest.",
                     " This level was not backtested.")
@@ -342,8 +347,11 @@ def _compare(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Re
 
 def _models(data: dict[str, Any], lang: str) -> Reply:
     sentences = []
+    level_fr = {"country": "national", "region": "régional", "department": "départemental"}
     for board in data.get("levels", []):
         level = board.get("level")
+        if lang == "fr":
+            level = level_fr.get(str(level), level)
         if not board.get("backtested"):
             sentences.append(say(lang, f"Niveau {level} : pas de backtest.",
                                  f"{level}: not backtested."))
@@ -352,18 +360,18 @@ def _models(data: dict[str, Any], lang: str) -> Reply:
         cand = next((c for c in board.get("candidates", []) if c.get("name") == champion), {})
         cov80 = cand.get("coverage_80")
         cov95 = cand.get("coverage_95")
+        ratio = num(board.get("champion_ratio_to_naive"), lang, 2)
         sentences.append(say(
             lang,
             f"Niveau {level} : le modèle retenu est {champion}, MASE "
-            f"{num(cand.get('mase'), lang, 2)} (la prévision naïve fait 1 ; ratio "
-            f"{num(board.get('champion_ratio_to_naive'), lang, 2)}), intervalles 80 % couvrant "
-            f"{num(_as_pct(cov80), lang, 0)} % des valeurs réelles et 95 % couvrant "
+            f"{num(cand.get('mase'), lang, 2)}, soit {ratio} fois l'erreur de la prévision "
+            f"naïve (< 1 = meilleur que naïf) ; ses intervalles 80 % ont couvert "
+            f"{num(_as_pct(cov80), lang, 0)} % des valeurs réelles et ses intervalles 95 % "
             f"{num(_as_pct(cov95), lang, 0)} %.",
             f"{str(level).capitalize()}: the champion is {champion}, MASE "
-            f"{num(cand.get('mase'), lang, 2)} (naive = 1; ratio "
-            f"{num(board.get('champion_ratio_to_naive'), lang, 2)}); its 80% intervals covered "
-            f"{num(_as_pct(cov80), lang, 0)}% of actual values and its 95% intervals "
-            f"{num(_as_pct(cov95), lang, 0)}%.",
+            f"{num(cand.get('mase'), lang, 2)}, i.e. {ratio} times the naive forecast's error "
+            f"(< 1 beats naive); its 80% intervals covered {num(_as_pct(cov80), lang, 0)}% of "
+            f"actual values and its 95% intervals {num(_as_pct(cov95), lang, 0)}%.",
         ))
     protocol = data.get("protocol") or {}
     if protocol:

@@ -418,8 +418,10 @@ def leaderboard_chart(board: dict[str, Any], *, lang: str = "en") -> Chart:
     layout = _layout(f"MASE — {board.get('level', '')}", height=max(300, 34 * len(rows) + 120),
                      hovermode="closest", showlegend=False)
     layout["xaxis"]["title"] = {"text": "MASE (lower is better)"}
-    shape, note = _vline(1.0, "1 = in-sample naive")
-    layout["shapes"], layout["annotations"] = [shape], [note]
+    naive = board.get("naive_mase")
+    if naive is not None:
+        shape, note = _vline(float(naive), "naive forecast")
+        layout["shapes"], layout["annotations"] = [shape], [note]
     return Chart({"data": [bar], "layout": layout})
 
 
@@ -440,6 +442,8 @@ def backtest_chart(rows: Sequence[dict[str, Any]], *, title: str, lang: str = "e
     layout = _layout(title, t("predicted", lang), height=440, hovermode="closest",
                      showlegend=False)
     layout["xaxis"]["title"] = {"text": t("actual", lang)}
+    if actual and min(actual + predicted) > 0 and max(actual) / min(actual) > 100:
+        layout["xaxis"]["type"] = layout["yaxis"]["type"] = "log"  # counts span decades
     return Chart({"data": data, "layout": layout})
 
 

@@ -120,9 +120,11 @@ def _series_notes(history: dict[str, Any], forecast: dict[str, Any] | None) -> l
                      "each.")
     if forecast:
         model = forecast.get("model", {})
-        if model.get("mase") is not None:
-            notes.append(f"Forecast model **{model.get('name')}**, backtest MASE "
-                         f"{num(model.get('mase'), 'en', 2)} (below 1 beats the naive forecast).")
+        if model.get("ratio_to_naive") is not None:
+            notes.append(f"Forecast model **{model.get('name')}**: backtest MASE "
+                         f"{num(model.get('mase'), 'en', 2)}, "
+                         f"{num(model['ratio_to_naive'], 'en', 2)} × the naive forecast's "
+                         "error (below 1 beats naive).")
         notes += [f"⚠️ {w}" for w in forecast.get("warnings", [])[:2]]
     return notes
 
@@ -199,8 +201,8 @@ def models(services: Services, level: str | None) -> View:
     view.charts = [charts.leaderboard_chart(board) if board.get("backtested") else None,
                    charts.calibration_chart(data)]
     view.table = pd.DataFrame(board.get("candidates", []))
-    backtest = backtest_rows(services, str(board.get("level", level or "region")),
-                             board.get("champion"))
+    board_level = str(board.get("level", level or "region"))
+    backtest, backtest_note = backtest_points(services, board_level, board.get("champion"))
     if backtest:
         view.charts.append(charts.backtest_chart(
             backtest, title=f"Champion backtest — {board.get('level')}: predicted vs actual"))
@@ -211,8 +213,9 @@ def models(services: Services, level: str | None) -> View:
         champion = charts.champion_of(board) or {}
         lines.append(
             f"**Champion ({board.get('level')}): {board.get('champion')}** — MASE "
-            f"{num(champion.get('mase'), 'en', 3)} (naive = 1; ratio to naive "
-            f"{num(board.get('champion_ratio_to_naive'), 'en', 2)}), 80% coverage "
+            f"{num(champion.get('mase'), 'en', 3)}, "
+            f"{num(board.get('champion_ratio_to_naive'), 'en', 2)} × the naive forecast's "
+            f"MASE (below 1 beats naive), 80% coverage "
             f"{num(charts.as_pct(champion.get('coverage_80')), 'en', 0)}%, 95% coverage "
             f"{num(charts.as_pct(champion.get('coverage_95')), 'en', 0)}%, over "
             f"{board.get('n_series', '–')} series."
@@ -225,27 +228,25 @@ def models(services: Services, level: str | None) -> View:
                                               if not isinstance(v, dict | list))[:600])
     lines.append(f"Trained on edition {data.get('training_edition')}; data served: "
                  f"{data.get('data_edition')}.")
-    if not backtest:
-        lines.append("_The predicted-vs-actual points of the backtest are not exposed by the "
-                     "MCP server; the leaderboard and calibration above come from its metrics._")
+    if backtest_note:
+        lines.append(f"_Backtest points: {backtest_note}_")
     lines += [f"⚠️ {w}" for w in data.get("warnings", [])[:3]]
     view.message = "\n\n".join(lines)
     return view
 
 
-def backtest_rows(
+def backtest_points(
     services: Services, level: str, champion: str | None = None
-) -> list[dict[str, Any]]:
-    """The champion's backtest points (actual vs predicted) from an ``oasis://backtest/{level}``
-    resource, when the server offers one (rows with ``y_true``/``y_pred`` as in training's
-    backtest.csv.gz, or ``actual``/``predicted``). Empty when it does not."""
+) -> tuple[list[dict[str, Any]], str]:
+    """The champion's backtest points (actual vs predicted) from the server's
+    ``oasis://backtest/{level}`` resource, and a note (thinning, or why there are none)."""
     try:
         data = json.loads(services.bridge.read_resource(f"oasis://backtest/{level}"))
-    except Exception:
-        return []
+    except Exception as exc:
+        return [], friendly(str(exc).splitlines()[0] if str(exc) else "unavailable", "en")
     rows = data.get("rows") if isinstance(data, dict) else data
     if not isinstance(rows, list):
-        return []
+        return [], "the server sent no rows."
     points = []
     for row in rows:
         if not isinstance(row, dict):
@@ -260,7 +261,15 @@ def backtest_rows(
         if "horizon" in row:
             label += f" (h={row['horizon']})"
         points.append({"actual": actual, "predicted": predicted, "label": label})
-    return points
+    note = str(data.get("note") or "") if isinstance(data, dict) else ""
+    return points, note
+
+
+def backtest_rows(
+    services: Services, level: str, champion: str | None = None
+) -> list[dict[str, Any]]:
+    """Only the points of :func:`backtest_points`."""
+    return backtest_points(services, level, champion)[0]
 
 
 # -- About --------------------------------------------------------------------------------------

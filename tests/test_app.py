@@ -227,7 +227,9 @@ def test_compare_without_outlines_degrades_to_bars(
 def test_models_view(services: Services, bare_services: Services) -> None:
     view = views.models(services, "department")
     assert "Champion (department)" in view.message
-    assert view.charts[0] is not None and view.charts[1] is not None
+    assert all(chart is not None for chart in view.charts)  # leaderboard, calibration, backtest
+    backtest = view.charts[2]
+    assert backtest is not None and len(backtest.traces[0]["x"]) > 10
     assert view.table is not None and len(view.table) >= 2
     missing = views.models(bare_services, "region")
     assert missing.message.startswith("⚠") and "not available" in missing.message
