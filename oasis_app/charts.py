@@ -397,10 +397,11 @@ def calibration_chart(metrics: dict[str, Any], *, lang: str = "en") -> Chart:
          "line": {"dash": "dot", "color": "#555", "width": 1}} for n in (80, 95)
     ]
     layout["annotations"] = [
-        {"xref": "paper", "x": 1, "y": n, "text": f"{t('nominal', lang)} {n}%",
-         "showarrow": False, "xanchor": "right", "yanchor": "bottom",
+        {"xref": "paper", "x": 1.01, "y": n, "text": f"{t('nominal', lang)}<br>{n}%",
+         "showarrow": False, "xanchor": "left", "yanchor": "middle", "align": "left",
          "font": {"size": 11, "color": "#555"}} for n in (80, 95)
     ]
+    layout["margin"] = {**layout["margin"], "r": 80}
     return Chart({"data": data, "layout": layout})
 
 
