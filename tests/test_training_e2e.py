@@ -107,3 +107,22 @@ def test_committed_artifacts_match_the_data_edition() -> None:
         header = fh.readline().strip().split(",")
     assert header == FORECAST_COLUMNS
     assert not metrics.get("quick")
+
+
+OLDER_EDITION = "2024-geographie2024-produit-le2025-01-26"
+
+
+@pytest.mark.skipif(
+    not (DATA_DIR / f"donnee-dep-data.gouv-{OLDER_EDITION}.csv").is_file(),
+    reason="the 2024 edition is not in the data directory",
+)
+def test_quick_run_follows_the_years_of_the_data(tmp_path: Path) -> None:
+    """An edition whose last year is 2024: cutoffs 2019–2023, forecasts from 2025."""
+    main(["--data-dir", str(DATA_DIR), "--edition", OLDER_EDITION, "--levels", "region",
+          "--out", str(tmp_path), "--quick", "--limit-areas", "2", "--no-mlflow"])
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["edition"] == OLDER_EDITION
+    assert metrics["last_year"] == 2024
+    assert metrics["protocol"]["cutoffs"] == [2019, 2020, 2021, 2022, 2023]
+    fc = pd.read_csv(tmp_path / "forecasts.csv.gz")
+    assert sorted(set(fc["year"])) == list(range(2025, 2031))
