@@ -115,8 +115,16 @@ def _decode(raw: bytes, name: str) -> str:
 
 
 def _read_header(text: str, name: str) -> list[str]:
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise DataFileError(
+            name, "contains NUL bytes: this is a binary file, not an SSMSI CSV file", line=line
+        )
     first_line = text.split("\n", 1)[0].rstrip("\r")
-    header = next(csv.reader([first_line], delimiter=";"))
+    try:
+        header = next(csv.reader([first_line], delimiter=";"), [])
+    except csv.Error as exc:
+        raise DataFileError(name, f"the header is not valid CSV ({exc})", line=1) from None
     if len(header) < 2:
         raise DataFileError(
             name,
