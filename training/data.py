@@ -138,10 +138,11 @@ def load_training_data(
     except ImportError:  # data layer not importable (partial checkout): read the files directly
         return _fallback(data_dir, levels)
 
+    from oasis_mcp.data.geography import areas
+
     ds = load_dataset(data_dir, edition=edition)
     files = sorted(ds.edition.files, key=lambda f: f.name)
-    dep_files = [f for f in files if getattr(f, "level", "") == "department"] or files
-    region_of = _region_map(Path(dep_files[0].path))
+    region_of = {a.code: str(a.region_code) for a in areas("department")}
     info = SourceInfo(
         edition=str(ds.edition.id),
         first_year=int(ds.first_year),
