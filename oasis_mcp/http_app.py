@@ -376,13 +376,18 @@ def build_mcp_endpoint(
     token: str | None = None,
     bind_host: str | None = None,
     stateless: bool = False,
-    json_response: bool = False,
+    json_response: bool = True,
     health_info: HealthInfo | None = None,
 ) -> MCPHttpEndpoint:
     """Wire ``server`` (default: ``oasis_mcp.server.create_server()``) for streamable HTTP.
 
     ``allowed_hosts``/``allowed_origins`` add to the loopback defaults and the environment
     variables; ``token=None`` reads ``$OASIS_MCP_TOKEN`` (``""`` disables authentication).
+    ``json_response`` (default True): a POST is answered with one JSON body instead of an SSE
+    stream. The tools send no progress or log notifications while they run, so a stream buys
+    nothing, and JSON halves the server's CPU per call for sessions that use the ``initialize``
+    handshake (measured with ``benchmarks/bench_server.py``); every conforming client accepts
+    both. Pass False for SSE. ``stateless`` serves each request without a session.
     """
     from mcp.server.transport_security import TransportSecuritySettings
 
@@ -454,7 +459,7 @@ def create_http_app(
     token: str | None = None,
     bind_host: str | None = None,
     stateless: bool = False,
-    json_response: bool = False,
+    json_response: bool = True,
     health_info: HealthInfo | None = None,
 ) -> Starlette:
     """A Starlette app serving MCP at ``/mcp`` (and ``/mcp/``) and ``GET /health``.
