@@ -107,6 +107,16 @@ def test_committed_artifacts_match_the_data_edition() -> None:
         header = fh.readline().strip().split(",")
     assert header == FORECAST_COLUMNS
     assert not metrics.get("quick")
+    fc = pd.read_csv(REPO / "artifacts" / "forecasts.csv.gz", dtype={"area": str})
+    assert fc.groupby("level")["area"].nunique().to_dict() == {
+        "country": 2, "region": 18, "department": 101}
+    assert set(fc["year"]) == set(range(metrics["last_year"] + 1, 2031))
+    tol = 1e-3  # values are rounded to 4 decimals
+    assert (fc["lo_95"] >= 0).all()
+    assert (fc["lo_95"] <= fc["lo_80"] + tol).all() and (fc["lo_80"] <= fc["count"] + tol).all()
+    assert (fc["count"] <= fc["hi_80"] + tol).all() and (fc["hi_80"] <= fc["hi_95"] + tol).all()
+    for level, block in metrics["levels"].items():
+        assert block["champion_ratio_to_naive"] < 1.0, level  # the champion beats naive
 
 
 OLDER_EDITION = "2024-geographie2024-produit-le2025-01-26"
