@@ -155,6 +155,14 @@ class ServerState:
                 raise
             return self._artifacts
 
+    def health(self) -> dict[str, object]:
+        """What /health reports: what is loaded so far (never triggers a load)."""
+        idx, art = self._index, self._artifacts
+        return {
+            "data": {"loaded": idx is not None, "edition": idx.edition if idx else None},
+            "artifacts": {"loaded": art is not None, "edition": art.edition if art else None},
+        }
+
     def maybe_index(self) -> DataIndex | None:
         try:
             return self.index()
@@ -223,6 +231,7 @@ def create_server(
         version=__version__,
     )
     server.state = state  # type: ignore[attr-defined]  # for tests and benchmarks
+    server.health_info = state.health  # type: ignore[attr-defined]  # read by http_app's /health
 
     @server.tool(
         name="list_regions",

@@ -174,6 +174,13 @@ def test_tool_call_with_token(server: RunningServer, mode: str) -> None:
     assert not result.is_error, result.content
 
 
+def test_health_reports_loaded_data_without_loading_it(server: RunningServer) -> None:
+    anyio.run(_call_over_http, server.mcp_url, "auto", TOKEN)  # list_indicators loads the data
+    body = httpx.get(f"{server.base}/health", timeout=STEP_TIMEOUT).json()
+    assert body["data"]["loaded"] is True
+    assert body["data"]["edition"].startswith("2025-")
+
+
 def test_mcp_path_with_trailing_slash_answers_without_redirect(server: RunningServer) -> None:
     for path in ("/mcp", "/mcp/"):
         response = httpx.post(
