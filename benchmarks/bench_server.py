@@ -18,7 +18,7 @@ two sides alternated or interleaved, and reported as a ratio against the target:
 
 The first call of each tool (which loads the data and the artifacts) is reported separately and
 excluded from the latency figures. When ``artifacts/`` holds no forecasts yet, synthetic artifacts
-are generated from the data (``tests/fixtures/artifacts/synthetic.py``) so that ``forecast`` can
+are generated from the data (``tests/synthetic_artifacts.py``) so that ``forecast`` can
 be measured; the report says so.
 """
 
@@ -50,7 +50,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 BARE_SERVER = BENCH_DIR / "bare_server.py"
 SERVE_WITH_NOOP = BENCH_DIR / "serve_with_noop.py"
-SYNTHETIC_ARTIFACTS = REPO_ROOT / "tests" / "fixtures" / "artifacts" / "synthetic.py"
+SYNTHETIC_ARTIFACTS = REPO_ROOT / "tests" / "synthetic_artifacts.py"
 
 TARGET_COLD = 1.3
 TARGET_P50 = 2.0

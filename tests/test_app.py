@@ -3,7 +3,7 @@ tool calls, text and a chart; each tab's view works and fails gracefully; GeoJSO
 Space settings; requirements.txt in sync with pyproject.toml.
 
 The real SSMSI files are read from OASIS_DATA_DIR (skipped when absent); forecasts come from
-synthetic artifacts (tests/fixtures/artifacts/synthetic.py), never from a trained model.
+synthetic artifacts (tests/synthetic_artifacts.py), never from a trained model.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import http.server
-import importlib.util
 import json
 import os
 import re
@@ -23,12 +22,12 @@ import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import gradio as gr
 import httpx
 import pytest
+import synthetic_artifacts as synthetic
 from mcp import Client
 
 from oasis_app import charts, geo, ui, views
@@ -41,13 +40,6 @@ REPO = Path(__file__).resolve().parent.parent
 DEP_2025 = "donnee-dep-data.gouv-2025-geographie2025-produit-le2026-01-22.csv"
 
 
-def _load_synthetic() -> ModuleType:
-    path = Path(__file__).parent / "fixtures" / "artifacts" / "synthetic.py"
-    spec = importlib.util.spec_from_file_location("oasis_synthetic_artifacts_app", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +53,6 @@ def data_dir(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 @pytest.fixture(scope="module")
 def art_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    synthetic = _load_synthetic()
     return synthetic.write_synthetic_artifacts(tmp_path_factory.mktemp("art"),
                                                load_dataset(data_dir))
 

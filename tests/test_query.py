@@ -5,13 +5,12 @@ and every way artifacts can be missing or broken."""
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import math
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+import synthetic_artifacts as synthetic
 from conftest import DEP_2024, DEP_2025, REG_2024
 
 from oasis_mcp import query
@@ -20,18 +19,6 @@ from oasis_mcp.data.dataset import Dataset, load_dataset
 from oasis_mcp.data.geography import departments_of
 from oasis_mcp.errors import ArtifactsError, LookupFailed, OasisError
 from oasis_mcp.query import DataIndex, QueryError, build_index
-
-
-def _load_synthetic() -> ModuleType:
-    path = Path(__file__).parent / "fixtures" / "artifacts" / "synthetic.py"
-    spec = importlib.util.spec_from_file_location("oasis_synthetic_artifacts", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-synthetic = _load_synthetic()
 
 
 def _edition_dir(tmp: Path, real: Path, *names: str) -> Path:

@@ -6,14 +6,13 @@ and no traceback, and the server keeps answering.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+import synthetic_artifacts as synthetic
 from conftest import DEP_2025
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,13 +24,6 @@ from oasis_mcp.server import create_server
 pytestmark = pytest.mark.anyio
 
 
-def _load_synthetic() -> ModuleType:
-    path = Path(__file__).parent / "fixtures" / "artifacts" / "synthetic.py"
-    spec = importlib.util.spec_from_file_location("oasis_synthetic_artifacts", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -43,7 +35,7 @@ def anyio_backend() -> str:
 def server(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     data = tmp_path_factory.mktemp("data")
     (data / DEP_2025).symlink_to(real_data_dir / DEP_2025)
-    art = _load_synthetic().write_synthetic_artifacts(tmp_path_factory.mktemp("art"),
+    art = synthetic.write_synthetic_artifacts(tmp_path_factory.mktemp("art"),
                                                       load_dataset(data))
     return create_server(data_dir=data, artifacts_dir=art)
 

@@ -4,15 +4,14 @@ errors, lazy loading."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+import synthetic_artifacts as synthetic
 from conftest import DEP_2025, REAL_SHA256
 from mcp import Client
 from mcp.shared.exceptions import MCPError
@@ -25,16 +24,8 @@ from oasis_mcp.server import create_server
 pytestmark = pytest.mark.anyio
 
 
-def _load_synthetic() -> ModuleType:
-    path = Path(__file__).parent / "fixtures" / "artifacts" / "synthetic.py"
-    spec = importlib.util.spec_from_file_location("oasis_synthetic_artifacts", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
-synthetic = _load_synthetic()
 
 
 @pytest.fixture
