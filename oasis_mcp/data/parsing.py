@@ -230,6 +230,8 @@ def _check_cells(table: pd.DataFrame, name: str, n_fields: int) -> None:
 
 
 def _typed_frame(table: pd.DataFrame, name: str, level: FileLevel) -> pd.DataFrame:
+    if table.empty:
+        raise DataFileError(name, "the file has a header but no data rows", line=1)
     ints = {col: _to_int(table[col], name, col) for col in INTEGER_COLUMNS}
     rates = _to_decimal(table["taux_pour_mille"], name, "taux_pour_mille")
     frame = _frame(table, ints, rates, level)
