@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from oasis_mcp import __version__, config
 from oasis_mcp.artifacts import Artifacts, load_artifacts, read_backtest, signature
@@ -205,6 +205,43 @@ def tool_errors(tool: str) -> Iterator[None]:
         ) from None
 
 
+def argument_errors(tool: str, exc: ValidationError) -> str:
+    """Arguments that fail the input schema, in one line per field: which argument, what was
+    wrong, what was sent (shortened), without pydantic's headers and documentation links."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        name = ".".join(str(part) for part in err["loc"]) or "arguments"
+        ctx = err.get("ctx") or {}
+        value = err.get("input")
+        if err["type"] == "missing":
+            parts.append(f"{name} is required")
+            continue
+        if err["type"] in ("too_long", "string_too_long") and "max_length" in ctx:
+            what = "characters" if isinstance(value, str) else "items"
+            size = ctx.get("actual_length", len(value) if isinstance(value, (str, list)) else "?")
+            parts.append(f"{name} is too long: at most {ctx['max_length']} {what}, got {size}")
+            continue
+        sent = repr(value)
+        if len(sent) > 40:
+            sent = sent[:37] + "..."
+        parts.append(f"{name}: {err['msg']} (got {sent})")
+    return (f"Error executing tool {tool}: invalid argument(s): " + "; ".join(parts)
+            + ". The tool's input schema lists the accepted values.")
+
+
+class OasisServer(MCPServer):
+    """:class:`MCPServer` whose argument-validation errors are short and readable."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError) and not isinstance(exc, UnexpectedToolError):
+                raise ToolError(argument_errors(name, cause)) from cause
+            raise
+
+
 def structured(model: BaseModel) -> CallToolResult:
     """The model as structured content, with the same JSON, compact, as the text block."""
     return CallToolResult(
@@ -224,7 +261,7 @@ def create_server(
     """Build the OASIS MCP server. Data (``data_dir``, default ``config.data_dir()``) and
     artifacts (``artifacts_dir``, default ``config.artifacts_dir()``) are read on first use."""
     state = ServerState(data_dir, artifacts_dir)
-    server = MCPServer(
+    server = OasisServer(
         SERVER_NAME,
         title="OASIS: French recorded-crime statistics",
         instructions=INSTRUCTIONS,

@@ -218,6 +218,27 @@ async def test_bad_input_gives_a_clear_tool_error(
     assert expected in error(await call(server, name, args))
 
 
+@pytest.mark.parametrize(
+    ("name", "args", "expected"),
+    [
+        ("get_history", {"area": "x" * 500, "indicator": "burglary"},
+         "area is too long: at most 200 characters, got 500"),
+        ("get_history", {"area": "53"}, "indicator is required"),
+        ("forecast", {"area": "53", "indicator": "burglary", "horizon": 0},
+         "horizon: Input should be greater than or equal to 1 (got 0)"),
+        ("compare_regions", {"indicator": "burglary", "areas": ["53"] * 130},
+         "areas is too long: at most 120 items, got 130"),
+    ],
+)
+async def test_invalid_arguments_get_a_short_readable_error(
+    server: Any, name: str, args: dict[str, Any], expected: str
+) -> None:
+    message = error(await call(server, name, args))
+    assert expected in message
+    assert "errors.pydantic.dev" not in message and "validation error for" not in message
+    assert "\n" not in message
+
+
 # -- missing or broken data and artifacts --------------------------------------------------------
 
 
