@@ -237,6 +237,16 @@ def test_latin1_file(synthetic: SyntheticEdition) -> None:
     assert info.value.line == first_accent
 
 
+def test_invalid_byte_is_located_in_the_file_itself(synthetic: SyntheticEdition) -> None:
+    raw = synthetic.dep_bytes
+    assert raw.startswith(b"\xef\xbb\xbf")  # official files have a BOM
+    damaged = raw + b"\xd8garbage"
+    with pytest.raises(DataFileError) as info:
+        parse_ssmsi_bytes(damaged, NAME)
+    assert f"byte 0xd8 at offset {len(raw)}" in str(info.value)
+    assert info.value.line == raw.count(b"\n") + 1
+
+
 @pytest.mark.parametrize("raw", [b"", b"\xef\xbb\xbf", b"\n\n", b"   \r\n"])
 def test_empty_file(raw: bytes) -> None:
     with pytest.raises(DataFileError, match="empty") as info:

@@ -8,6 +8,7 @@ the problem: nothing is silently turned into NaN or dropped.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -105,10 +106,12 @@ def _decode(raw: bytes, name: str) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
+        # utf-8-sig counts positions after the BOM it strips: back to offsets in the file.
+        offset = exc.start + (len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0)
+        line = raw.count(b"\n", 0, offset) + 1
         raise DataFileError(
             name,
-            f"is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); the official "
+            f"is not UTF-8 (byte 0x{raw[offset]:02x} at offset {offset}); the official "
             "files are UTF-8 with a BOM: download the file again instead of re-saving it",
             line=line,
         ) from None
