@@ -584,6 +584,15 @@ def test_failure_on_an_empty_directory_installs_nothing(
     assert sorted(p.name for p in target.iterdir()) == [LOCK_NAME]
 
 
+def test_offline_failure_says_what_to_do(tmp_path: Path) -> None:
+    fallback = [f"{closed_port_url()}/{DEP_2025}"]
+    with pytest.raises(DownloadError) as info:
+        update(data_dir=tmp_path, api_url=closed_port_url(), timeout=2, fallback_urls=fallback)
+    message = str(info.value)
+    assert "cannot connect" in message and f"Nothing was installed in {tmp_path}" in message
+    assert "network" in message and "OASIS_DATA_DIR" in message
+
+
 def test_cut_mid_row_error_names_file_and_line(
     server: FakeDataGouv, tmp_path: Path, real_2025: dict[str, bytes]
 ) -> None:

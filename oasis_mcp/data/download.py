@@ -647,7 +647,12 @@ class _Updater:
         if editions:
             return (f"The data already in {self.target} (edition {editions[0].id}) is unchanged "
                     "and still in use.")
-        return f"Nothing was installed in {self.target}."
+        return (
+            f"Nothing was installed in {self.target}. Check the network connection (and "
+            "HTTPS_PROXY behind a proxy) and run `oasis-mcp data update` again; offline, copy the "
+            "official CSV files (donnee-dep-data.gouv-<year>-geographie<year>-produit-le<date>"
+            f".csv) into a directory and set {config.DATA_DIR_ENV} to it."
+        )
 
     def _error(self, url: str, problem: str) -> DownloadError:
         context = ""
