@@ -15,6 +15,7 @@ Pure and light: no data is loaded, no I/O; only the static geography and indicat
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -265,6 +266,8 @@ COUNTRY_NAMES = {"FR": "France", "FM": "France métropolitaine"}
 
 # Aliases that are also common words: accepted only after one of these words.
 RISKY_AREA_ALIASES = frozenset({"lot", "cher", "somme", "centre"})
+# Acronyms that are also common words ("Quelle région aura le plus…"): areas only in capitals.
+UPPERCASE_AREA_ALIASES = {"aura": re.compile(r"\bAURA\b")}
 AREA_CONTEXT_WORDS = frozenset({"le", "la", "l", "du", "de", "des", "en", "dans", "departement",
                                 "department", "the", "of", "in", "and", "et", "vs", "versus",
                                 "region", "compare", "entre", "between", "for", "pour", "a", ""})
@@ -584,6 +587,8 @@ def _read(question: str, last_year: int) -> _Reading:
             masked = _mask(masked, m.start(1), m.end(1))
     for m in tables.area_regex.finditer(masked):
         alias = m.group(0)
+        if alias in UPPERCASE_AREA_ALIASES and not UPPERCASE_AREA_ALIASES[alias].search(raw):
+            continue
         if alias in RISKY_AREA_ALIASES:
             before = masked[: m.start()].split()
             after = masked[m.end():].split()
@@ -807,7 +812,15 @@ def understand(
         code = r.country or "FR"
         areas = [tables.areas[("country", code)]]
         unknown = _unknown_place(question)
-        if unknown and r.country is None:
+        guess = _close_area(unknown, r.level_word) if unknown and r.country is None else None
+        if guess is not None:
+            areas = [guess]
+            notes.append(_say(
+                r.language,
+                f"« {unknown} » : j'ai compris {guess.name}.",
+                f"'{unknown}': read as {guess.name}.",
+            ))
+        elif unknown and r.country is None:
             notes.append(_say(
                 r.language,
                 f"« {unknown} » n'est pas une région ni un département que je connais : voici "
@@ -868,6 +881,16 @@ def _unknown_place(question: str) -> str | None:
             continue
         return name
     return None
+
+
+def _close_area(name: str, level_word: str | None) -> _AreaEntry | None:
+    """The area whose name is closest to a misspelt one ("Bretgane"), when one is close enough."""
+    tables = _tables()
+    close = difflib.get_close_matches(fold(name), list(tables.alias_to_areas), n=1, cutoff=0.8)
+    if not close:
+        return None
+    keys = list(tables.alias_to_areas[close[0]])
+    return tables.areas[_pick_level(keys, level_word, [])]
 
 
 def _ranking_year(r: _Reading, last_year: int) -> int | None:

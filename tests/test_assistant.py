@@ -321,6 +321,16 @@ CASES: list[tuple[str, list[Call]]] = [
         "Violences sexuelles : quelles régions sont les plus touchées en 2026 ?",
         [C("sexual-violence", "region", year=2026, measure=RATE)],
     ),
+    # "aura" (will have) is not AURA (Auvergne-Rhône-Alpes); the acronym in capitals is.
+    (
+        "Quelle région aura le plus de cambriolages en 2028 ?",
+        [C("burglary", "region", year=2028, measure=RATE)],
+    ),
+    (
+        "Combien de cambriolages y aura-t-il en Bretagne en 2030 ?",
+        [H("Bretagne", "burglary", "region"), F("Bretagne", "burglary", "region", horizon=5)],
+    ),
+    ("Cambriolages en AURA", [H("Auvergne-Rhône-Alpes", "burglary", "region")]),
 ]
 
 
@@ -520,3 +530,18 @@ def test_unknown_place_falls_back_to_france_and_says_so() -> None:
     assert result.calls[0].arguments["area"] == "France"
     assert any("Atlantis" in note for note in result.notes)
     assert not understand("Cambriolages en Bretagne").notes
+
+
+@pytest.mark.parametrize(
+    ("question", "area", "level"),
+    [("Cambriolages en Bretgane", "Bretagne", "region"),
+     ("Burglaries in Brittanny", "Bretagne", "region"),
+     ("Cambriolages en Gironnde", "Gironde", "department")],
+)
+def test_misspelt_place_is_read_as_the_closest_area_and_says_so(
+    question: str, area: str, level: str
+) -> None:
+    result = understand(question)
+    assert [(c.name, c.arguments["area"], c.arguments["level"]) for c in result.calls] == [
+        ("get_history", area, level)]
+    assert any(area in note for note in result.notes)
