@@ -3,6 +3,7 @@ that goes with them. Every number quoted comes from a tool result."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,8 +126,47 @@ def _edition(data: dict[str, Any], lang: str) -> str:
     if not edition:
         return ""
     year = str(edition)[:4]
-    return say(lang, f"Source : SSMSI (data.gouv.fr), édition {year}.",
-               f"Source: SSMSI (data.gouv.fr), {year} edition.")
+    return say(lang, f"Source : SSMSI (data.gouv.fr), édition {year} ; faits enregistrés par la "
+               "police et la gendarmerie, pas toute la délinquance réelle.",
+               f"Source: SSMSI (data.gouv.fr), {year} edition; offences recorded by the police "
+               "and gendarmerie, not all actual crime.")
+
+
+_LEVEL_FR = {"country": "national", "region": "régional", "department": "départemental"}
+_WARNINGS_FR: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(r"Backtests covered horizons up to (\d+) year\(s\): accuracy beyond (\d{4}) was "
+                r"not measured and is likely worse\."),
+     lambda m: f"Les backtests couvrent des horizons jusqu'à {m[1]} an(s) : la précision "
+               f"au-delà de {m[2]} n'a pas été mesurée et est probablement moindre."),
+    (re.compile(r"(\d{4}) values are point forecasts \(see forecast for intervals\), not "
+                r"observations\."),
+     lambda m: f"Les valeurs {m[1]} sont des prévisions ponctuelles (sans leurs intervalles), "
+               "pas des observations."),
+    (re.compile(r"The (\w+) level was not backtested.*"),
+     lambda m: f"Le niveau {_LEVEL_FR.get(m[1], m[1])} n'a pas été évalué en backtest : aucune "
+               "mesure de précision n'est disponible."),
+    (re.compile(r"The forecasts were trained on data edition (\S+) \(last observed year "
+                r"(\d{4})\), but the server now serves edition (\S+) \(last observed year "
+                r"(\d{4})\)\..*"),
+     lambda m: f"Les prévisions ont été entraînées sur l'édition {m[1]} (dernière année "
+               f"observée {m[2]}), mais le serveur sert l'édition {m[3]} (dernière année "
+               f"{m[4]}) : elles ne sont pas encore à jour."),
+]
+
+
+def warning(text: str, lang: str) -> str:
+    """A warning of the server (written in English) in the language of the answer."""
+    if lang != "fr":
+        return text
+    for pattern, french in _WARNINGS_FR:
+        match = pattern.fullmatch(text)
+        if match:
+            return str(french(match))
+    return text
+
+
+def _warnings(data: dict[str, Any], lang: str) -> list[str]:
+    return [warning(str(w), lang) for w in data.get("warnings", [])][:2]
 
 
 def _series(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Reply:
@@ -139,7 +179,7 @@ def _series(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Rep
         notes += _flags(history, lang)
     for forecast in forecasts:
         sentences.append(_forecast_sentence(forecast, lang))
-        notes += [str(w) for w in forecast.get("warnings", [])][:2]
+        notes += _warnings(forecast, lang)
     source = _edition(histories[0] if histories else forecasts[0], lang)
     figure = None
     history = histories[0] if histories else None
@@ -288,7 +328,7 @@ def _ranking(data: dict[str, Any], plan: Plan, lang: str) -> Reply:
     text += say(lang, f" À l'autre bout : {other['name']} ({num(other['value'], lang)}).",
                 f" At the other end: {other['name']} ({num(other['value'], lang)}).")
     text += " " + _edition(data, lang)
-    notes = [str(w) for w in data.get("warnings", [])][:2] + _flags(data, lang)
+    notes = _warnings(data, lang) + _flags(data, lang)
     top = plan.top_n or (MAX_RANKING_BARS if len(rows) > MAX_RANKING_BARS else None)
     shown = dict(data)
     if plan.extremum == "min" and top:
@@ -328,6 +368,7 @@ def _compare(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Re
             sentences.append(_history_sentence(history, lang))
     for forecast in forecasts:
         sentences.append(_forecast_sentence(forecast, lang))
+        notes += _warnings(forecast, lang)
     if histories and comparison is not None:
         trends = []
         for history in histories:
@@ -342,16 +383,15 @@ def _compare(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Re
     figure = charts.multi_history_chart(histories, forecasts, lang=lang) if histories else None
     source = _edition(histories[0] if histories else (comparison.data if comparison else {}) or {},
                       lang)
-    return Reply(" ".join([*sentences, source]).strip(), figure, notes)
+    return Reply(" ".join([*sentences, source]).strip(), figure, list(dict.fromkeys(notes)))
 
 
 def _models(data: dict[str, Any], lang: str) -> Reply:
     sentences = []
-    level_fr = {"country": "national", "region": "régional", "department": "départemental"}
     for board in data.get("levels", []):
         level = board.get("level")
         if lang == "fr":
-            level = level_fr.get(str(level), level)
+            level = _LEVEL_FR.get(str(level), level)
         if not board.get("backtested"):
             sentences.append(say(lang, f"Niveau {level} : pas de backtest.",
                                  f"{level}: not backtested."))
@@ -378,8 +418,7 @@ def _models(data: dict[str, Any], lang: str) -> Reply:
         sentences.append(say(lang, "Évaluation par backtest à origine glissante.",
                              "Measured by rolling-origin backtests."))
     figure = charts.calibration_chart(data, lang=lang) if data.get("levels") else None
-    notes = [str(w) for w in data.get("warnings", [])][:2]
-    return Reply(" ".join(sentences), figure, notes)
+    return Reply(" ".join(sentences), figure, _warnings(data, lang))
 
 
 def _as_pct(value: float | None) -> float | None:

@@ -147,6 +147,20 @@ def test_forecast_answer_quotes_the_interval(services: Services) -> None:
     assert {"Observed", "Forecast", "80% interval", "95% interval"} <= set(names)
 
 
+def test_french_answers_carry_french_warnings_and_the_recorded_crime_caveat(
+    services: Services,
+) -> None:
+    turn = services.engine.ask("Prévision des cambriolages en Bretagne jusqu'en 2030")
+    assert [s.name for s in turn.steps] == ["get_history", "forecast"]
+    assert any(s.data and s.data.get("warnings") for s in turn.steps)  # the server warned
+    assert "Backtests covered" not in turn.text and "backtests couvrent" in turn.text
+    assert "faits enregistrés par la police et la gendarmerie" in turn.text
+    turn = services.engine.ask("Quelle région aura le plus de cambriolages en 2028 ?")
+    assert "point forecasts" not in turn.text and "prévisions ponctuelles" in turn.text
+    turn = services.engine.ask("Burglaries in Brittany since 2016")
+    assert "offences recorded by the police and gendarmerie, not all actual crime" in turn.text
+
+
 def test_out_of_scope_offers_clickable_questions(services: Services) -> None:
     value, _, _ = ui.respond(services, "Who won the world cup?", [])
     answer = value[-1]
