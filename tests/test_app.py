@@ -161,6 +161,23 @@ def test_french_answers_carry_french_warnings_and_the_recorded_crime_caveat(
     assert "offences recorded by the police and gendarmerie, not all actual crime" in turn.text
 
 
+def test_short_follow_up_reads_the_previous_question(services: Services) -> None:
+    history = [{"role": "user", "content": "Évolution des cambriolages en Bretagne depuis 2016"},
+               {"role": "assistant", "content": "Cambriolages de logement — Bretagne : …"}]
+    turn = services.engine.ask("et en 2030 ?", history)
+    assert [(s.name, s.arguments["area"], s.arguments["indicator"]) for s in turn.steps] == [
+        ("get_history", "Bretagne", "burglary"), ("forecast", "Bretagne", "burglary")]
+    assert turn.question == "et en 2030 ?" and "2030" in turn.text
+    history.append({"role": "user", "content": "et en 2030 ?"})
+    turn = services.engine.ask("and in Normandy?", history)
+    assert {s.arguments.get("area") for s in turn.steps if s.name == "get_history"} == {
+        "Bretagne", "Normandie"}
+    # Not a follow-up, or nothing before it: read on its own.
+    assert services.engine.ask("Cambriolages en Corse", history).steps[0].arguments["area"] == (
+        "Corse")
+    assert services.engine.ask("et en 2030 ?").steps == []
+
+
 def test_out_of_scope_offers_clickable_questions(services: Services) -> None:
     value, _, _ = ui.respond(services, "Who won the world cup?", [])
     answer = value[-1]
