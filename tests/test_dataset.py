@@ -105,12 +105,18 @@ def test_aggregated_regions_are_sums_of_their_departments(ds2025: Dataset) -> No
         assert (joined[col] == joined[f"{col}_sum"]).all(), col
 
 
+SINGLE_DEPARTMENT_REGIONS = {"01", "02", "03", "04", "06"}  # overseas: region = one department
+
+
 def test_upper_bound_exactly_for_mis_en_cause_aggregates(ds2025: Dataset) -> None:
     frame = ds2025.frame
     aggregated = frame["level"] != "department"
+    several = ~((frame["level"] == "region") & frame["area"].isin(SINGLE_DEPARTMENT_REGIONS))
     mis_en_cause = frame["unit"] == "Mis en cause"
-    assert (frame["upper_bound"] == (aggregated & mis_en_cause)).all()
+    assert (frame["upper_bound"] == (aggregated & several & mis_en_cause)).all()
     assert frame.loc[aggregated & mis_en_cause, "indicator"].nunique() == 4  # trafic + 3 usage
+    single = frame[(frame["level"] == "region") & ~several & mis_en_cause]
+    assert len(single) == 5 * 4 * 10 and not single["upper_bound"].any()
 
 
 def test_department_rates(ds2025: Dataset, real_data_dir: Path) -> None:
@@ -169,7 +175,11 @@ def test_aggregation_matches_the_official_2024_regional_file(
     bounds = joined[mis_en_cause]
     assert (bounds["count"] >= bounds["count_official"]).all()
     assert (bounds["count"] > bounds["count_official"]).sum() == 198  # as SOURCES.md documents
-    assert bounds["upper_bound"].all() and not others["upper_bound"].any()
+    single = bounds.index.get_level_values("area").isin(SINGLE_DEPARTMENT_REGIONS)
+    assert bounds[~single]["upper_bound"].all() and not others["upper_bound"].any()
+    # a region of one department: the sum is exact, equal to the official figure
+    assert not bounds[single]["upper_bound"].any()
+    assert (bounds[single]["count"] == bounds[single]["count_official"]).all()
     # rates recomputed from the sums agree with the published regional rates (rounded)
     pop_based = others[others.index.get_level_values("indicator") != BURGLARY]
     assert np.allclose(pop_based["rate_per_1000"], pop_based["rate_per_1000_official"],
@@ -191,12 +201,12 @@ def test_missing_data_dir_says_how_to_get_data(
     with pytest.raises(DataNotFoundError) as info:
         load_dataset(tmp_path / "absent")
     message = str(info.value)
-    assert str(tmp_path / "absent") in message
+    assert str(tmp_path / "absent") in message and "does not exist" in message
     assert "oasis-mcp data update" in message and "OASIS_DATA_DIR" in message
 
     monkeypatch.setenv("OASIS_DATA_DIR", str(tmp_path / "empty"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataNotFoundError, match="OASIS_DATA_DIR"):
+    with pytest.raises(DataNotFoundError, match=r"No SSMSI data files in .*OASIS_DATA_DIR"):
         load_dataset()
 
     monkeypatch.delenv("OASIS_DATA_DIR")

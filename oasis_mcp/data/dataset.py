@@ -230,7 +230,9 @@ def _aggregate(cols: Columns, groups: np.ndarray, level: Level) -> Columns:
         "dwellings": dwellings,
         "denominator": denominator,
         "derived": np.ones(len(cells), dtype=bool),
-        "upper_bound": unit == UPPER_BOUND_UNIT,
+        # A person implicated in several departments is counted once at the higher level, so the
+        # sum is an upper bound, except over a single department (Mayotte, Guadeloupe, …).
+        "upper_bound": (unit == UPPER_BOUND_UNIT) & (np.bincount(inverse) > 1),
     }
 
 
@@ -276,8 +278,10 @@ def load_dataset(
     directory = config.data_dir(data_dir)
     editions = discover_editions(directory)
     if not editions:
+        what = ("No SSMSI data files in" if directory.is_dir()
+                else "The data directory does not exist:")
         raise DataNotFoundError(
-            f"No SSMSI data files in {directory} (from {config.data_dir_source(data_dir)}). "
+            f"{what} {directory} (from {config.data_dir_source(data_dir)}). "
             + config.HOW_TO_GET_DATA
         )
     chosen = _choose(editions, edition, directory)
