@@ -112,3 +112,62 @@ def test_protocol_follows_the_data_years() -> None:
     p = Protocol.for_years(np.arange(2016, 2024))
     assert p.cutoffs == [2019, 2020, 2021, 2022]
     assert p.calibration_cutoffs == [2017, 2018]
+
+
+def test_pooled_calibration_joins_under_the_same_rule_and_gets_no_intervals() -> None:
+    cutoff = np.array([2018, 2019])
+    horizon = np.array([1, 1])
+    y = np.array([10.0, 10.0])
+    p = np.array([10.0, 10.0])
+    scale = np.ones(2)
+    # pool: an error of 5 observed in 2018 (usable from cutoff 2018), one of 50 observed in 2020
+    pool = {"cutoff": np.array([2017, 2019]), "horizon": np.array([1, 1]),
+            "y_true": np.array([15.0, 60.0]), "y_pred": np.array([10.0, 10.0]),
+            "scale": np.ones(2)}
+    out = sequential_intervals(cutoff, horizon, y, p, scale, pool)
+    assert len(out["hi_95"]) == 2
+    assert out["hi_95"][0] == pytest.approx(15.0)  # only the pooled 2018 outcome
+    assert out["hi_95"][1] == pytest.approx(15.0)  # own 2019 (0) + pooled 2018 (5); never 2020
+
+
+def test_candidates_not_run_are_recorded_with_a_reason() -> None:
+    from training.candidates import all_candidates, candidates_not_run, per_series_names
+
+    assert per_series_names("region") == ("ets_damped", "prophet")
+    assert candidates_not_run("region") == {}
+    assert set(candidates_not_run("department")) == {"prophet"}
+    assert set(candidates_not_run("country", quick=True)) == {"ets_damped", "prophet"}
+    names = [m.name for m in all_candidates(per_series=per_series_names("department"))]
+    assert "ets_damped" in names and "prophet" not in names
+
+
+def test_per_series_origins_in_one_pool_match_one_origin_at_a_time() -> None:
+    pytest.importorskip("statsmodels")
+    from training.models.statistical import PerSeries
+
+    panel = _toy_panel()
+    model = PerSeries("ets", n_jobs=1)
+    cuts = [(panel.upto(c), (1, 2)) for c in (2019, 2021)]
+    batched = model.forecast_origins(cuts)
+    for (cut, hs), got in zip(cuts, batched, strict=True):
+        np.testing.assert_allclose(got.values, model.forecast(cut, hs).values)
+
+
+def test_prophet_trend_is_its_yhat_without_seasonality() -> None:
+    pytest.importorskip("prophet")
+    import pandas as pd
+    from prophet import Prophet
+
+    from training.models.statistical import PROPHET_ALGORITHM, PROPHET_ITER, _prophet_one, _quiet
+
+    _quiet()
+    years = np.arange(2016, 2024)
+    y = np.array([100.0, 110.0, 105.0, 120.0, 90.0, 115.0, 125.0, 130.0])
+    values, fell_back = _prophet_one(y, years, (1, 2))
+    assert not fell_back
+    frame = pd.DataFrame({"ds": pd.to_datetime([f"{t}-01-01" for t in years]), "y": y})
+    model = Prophet(yearly_seasonality=False, weekly_seasonality=False, daily_seasonality=False,
+                    n_changepoints=3, uncertainty_samples=0)
+    model.fit(frame, algorithm=PROPHET_ALGORITHM, iter=PROPHET_ITER)
+    future = model.make_future_dataframe(periods=2, freq="YS", include_history=False)
+    np.testing.assert_allclose(values, model.predict(future)["yhat"].to_numpy(), rtol=1e-9)

@@ -63,7 +63,12 @@ def run_candidate(
 ) -> CandidateResult:
     cutoffs = protocol.calibration_cutoffs + protocol.cutoffs
     start = time.perf_counter()
-    if model.family == "global" and n_jobs > 1:
+    if hasattr(model, "forecast_origins"):  # per-series fits: one task pool across all cutoffs
+        last = int(panel.years[-1])
+        cuts = [(panel.upto(c), tuple(h for h in HORIZONS if c + h <= last)) for c in cutoffs]
+        outs = [(c, f.values, f.n_fallback)
+                for c, f in zip(cutoffs, model.forecast_origins(cuts), strict=True)]
+    elif model.family == "global" and n_jobs > 1:
         outs = Parallel(n_jobs=n_jobs, backend="loky")(
             delayed(_forecast_cutoff)(model, panel, c) for c in cutoffs
         )
@@ -90,11 +95,19 @@ def run_candidate(
                            records, seconds, fallback)
 
 
-def add_intervals(records: pd.DataFrame) -> pd.DataFrame:
+def pool_arrays(records: pd.DataFrame) -> dict[str, np.ndarray]:
+    """A candidate's backtest residuals as extra calibration data for another level."""
+    return {"cutoff": records["cutoff"].to_numpy(), "horizon": records["horizon"].to_numpy(),
+            "y_true": records["y_true"].to_numpy(float),
+            "y_pred": records["y_pred"].to_numpy(float),
+            "scale": records["iscale"].to_numpy(float)}
+
+
+def add_intervals(records: pd.DataFrame, pool: pd.DataFrame | None = None) -> pd.DataFrame:
     bounds = sequential_intervals(
         records["cutoff"].to_numpy(), records["horizon"].to_numpy(),
         records["y_true"].to_numpy(float), records["y_pred"].to_numpy(float),
-        records["iscale"].to_numpy(float),
+        records["iscale"].to_numpy(float), None if pool is None else pool_arrays(pool),
     )
     return records.assign(**bounds)
 
@@ -121,8 +134,11 @@ def score(records: pd.DataFrame) -> dict[str, float | int]:
     }
 
 
-def evaluate(result: CandidateResult, protocol: Protocol) -> dict[str, object]:
-    records = add_intervals(result.records)
+def evaluate(
+    result: CandidateResult, protocol: Protocol, pool: pd.DataFrame | None = None
+) -> dict[str, object]:
+    """Intervals and metrics; ``pool``: extra calibration records (see ``add_intervals``)."""
+    records = add_intervals(result.records, pool)
     result.records = records
     ev = records[records["cutoff"].isin(protocol.cutoffs)]
     metrics: dict[str, object] = dict(score(ev))

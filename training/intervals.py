@@ -40,13 +40,23 @@ def sequential_intervals(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     scale: np.ndarray,
+    pool: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """lo/hi for 80 % and 95 % for every record, each calibrated on strictly earlier outcomes.
 
-    ``scale`` is the interval scale of each record (see :func:`interval_scale`).
+    ``scale`` is the interval scale of each record (see :func:`interval_scale`). ``pool``: extra
+    calibration residuals (arrays ``cutoff``, ``horizon``, ``y_true``, ``y_pred``, ``scale``, e.g.
+    the same candidate's on another level) that join the calibration set under the same rule
+    (target year <= the cutoff); they never get intervals themselves.
     """
     s = np.asarray(scale, float)
     score = np.abs(y_true - y_pred) / s
+    cal_cutoff, cal_horizon, cal_score = cutoff, horizon, score
+    if pool is not None:
+        cal_cutoff = np.concatenate([cutoff, pool["cutoff"]])
+        cal_horizon = np.concatenate([horizon, pool["horizon"]])
+        cal_score = np.concatenate([
+            score, np.abs(pool["y_true"] - pool["y_pred"]) / np.asarray(pool["scale"], float)])
     out = {f"{side}_{lvl}": np.full(len(y_pred), np.nan) for lvl in LEVELS_ALPHA
            for side in ("lo", "hi")}
     for c in np.unique(cutoff):
@@ -54,9 +64,9 @@ def sequential_intervals(
             rows = (cutoff == c) & (horizon == h)
             if not rows.any():
                 continue
-            calib = (horizon == h) & (cutoff + h <= c)
+            calib = (cal_horizon == h) & (cal_cutoff + h <= c)
             for lvl, alpha in LEVELS_ALPHA.items():
-                q = conformal_quantile(score[calib], alpha)
+                q = conformal_quantile(cal_score[calib], alpha)
                 width = q * s[rows]
                 out[f"lo_{lvl}"][rows] = np.clip(y_pred[rows] - width, 0, None)
                 out[f"hi_{lvl}"][rows] = y_pred[rows] + width

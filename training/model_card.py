@@ -63,9 +63,11 @@ def render(metrics: dict[str, Any]) -> str:
         "- Candidates: naive, drift, `shared_trend` (smoothed share of the indicator's national "
         "total × damped national growth), damped Holt fitted on a parameter grid, vectorised "
         "(`holt_damped`, all levels), statsmodels damped `ExponentialSmoothing` (`ets_damped`, "
-        "≥ 4 points, else naive) and Prophet (annual: no seasonalities, `YS` dates) — these two "
-        "at country level only: at 0.02–1 s per fit, the ~13,000 region/department fits do not "
-        "fit the 10-minute budget on 2 shared cores —, and models trained across series on "
+        "≥ 4 points, else naive; all levels) and Prophet (annual: no seasonalities, `YS` dates, "
+        "MAP by Newton capped at 50 iterations, ≥ 3 points, else naive; country and region "
+        "levels — at department level its ~12,700 fits would take the whole run over the "
+        "10-minute budget on 2 cores; see *not run* under each leaderboard), and models trained "
+        "across series on "
         "features (lags and growth of the series, of its region and of the nation, share "
         "deviations, volatility, the "
         "`shared_trend` forecast, lockdown flags, indicator encoding): Ridge, RandomForest, "
@@ -83,8 +85,13 @@ def render(metrics: dict[str, Any]) -> str:
             f"{block['n_series_excluded_zero_scale']} with a zero-scale cutoff)", "",
             f"Champion **{block['champion']}**: MASE {_f(champ['mase'])} = "
             f"{_f(block['champion_ratio_to_naive'])} × naive ({_f(block['naive_mase'])}); "
-            f"coverage {_f(champ['coverage_80'])} (80 %) / {_f(champ['coverage_95'])} (95 %).", "",
+            f"coverage {_f(champ['coverage_80'])} (80 %) / {_f(champ['coverage_95'])} (95 %).",
+            "",
+            f"Intervals calibrated on the {block.get('interval_calibration', 'level residuals')}.",
         ]
+        not_run = block.get("candidates_not_run") or {}
+        lines += [f"Not run at this level: `{n}` ({why})." for n, why in not_run.items()]
+        lines += [""]
         lines += leaderboard(block)
     lines += ["", "## Targets (issue)", "",
               "| level | champion | MASE ÷ naive (target ≤ 0.80) | coverage 80 % (target "
@@ -104,7 +111,12 @@ def render(metrics: dict[str, Any]) -> str:
         "Coverage above is out of sample: each cutoff's interval widths come only from residuals "
         "of earlier cutoffs whose outcomes were known at that cutoff. The 2020 outcomes "
         "(lockdowns) are calibrated on calm pre-2020 residuals and are under-covered; later "
-        "cutoffs include 2020 in their calibration set and are wider.",
+        "cutoffs include 2020 in their calibration set and are wider. Country level has only 36 "
+        "series (36–72 residuals per cutoff and horizon), so its intervals are calibrated on the "
+        "pooled residuals of the same candidate at country and region level (same scaled form, "
+        "same rule; the published country forecasts use the same pool). Region residuals are "
+        "relatively larger, so this widens the country intervals; coverage and MSIS above are "
+        "measured with this pooled calibration.",
         "",
         "## Forecasts",
         "`forecasts.csv.gz`: for every level, area and indicator, the level champion's forecast "

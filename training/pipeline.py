@@ -35,9 +35,10 @@ from training.backtest import (
 )
 from training.candidates import (
     COMBINATIONS,
-    PER_SERIES_LEVELS,
     all_candidates,
     candidate_by_name,
+    candidates_not_run,
+    per_series_names,
 )
 from training.data import Panel, load_training_data
 from training.intervals import horizon_quantiles, interval_scale
@@ -46,6 +47,10 @@ from training.models.global_ml import GlobalModel
 
 Progress = Callable[[str], None]
 ALL_CANDIDATES_IN_BACKTEST = ("country", "region")  # department: champion, naive, shared_trend
+# Country intervals are calibrated on the pooled residuals of country and region series (same
+# candidate, same scaled form, same "observed by the cutoff" rule): 36 country series give only
+# 36–72 residuals per cutoff and horizon, too few for a 95 % quantile that survives 2020.
+POOL_CALIBRATION = {"country": "region"}
 
 
 @dataclass
@@ -76,21 +81,27 @@ def _limit(panel: Panel, n_areas: int | None) -> Panel:
 
 
 def backtest_level(
-    panel: Panel, protocol: Protocol, cfg: TrainConfig, progress: Progress
+    panel: Panel, protocol: Protocol, cfg: TrainConfig, progress: Progress,
+    pools: dict[str, CandidateResult] | None = None,
 ) -> tuple[dict[str, CandidateResult], str]:
+    """``pools``: another level's results whose residuals join each candidate's calibration."""
+
+    def pool(name: str) -> pd.DataFrame | None:
+        return pools[name].records if pools and name in pools else None
+
     results: dict[str, CandidateResult] = {}
     models = all_candidates(quick=cfg.quick, n_jobs=cfg.n_jobs,
-                            with_prophet=panel.level in PER_SERIES_LEVELS and not cfg.quick)
+                            per_series=per_series_names(panel.level, cfg.quick))
     for i, model in enumerate(models, 1):
         progress(f"[{panel.level}] {i}/{len(models)} {model.name} …")
         res = run_candidate(model, panel, protocol, n_jobs=cfg.n_jobs)
-        evaluate(res, protocol)
+        evaluate(res, protocol, pool(model.name))
         results[model.name] = res
         progress(f"[{panel.level}] {model.name}: MASE {res.metrics['mase']:.3f} "
                  f"({res.fit_seconds:.1f}s)")
     for name, members in COMBINATIONS.items():
         combo = combine(name, [results[m] for m in members])
-        evaluate(combo, protocol)
+        evaluate(combo, protocol, pool(name))
         results[name] = combo
     naive = float(results["naive"].metrics["mase"])
     for res in results.values():
@@ -106,14 +117,18 @@ def _member_models(name: str, cfg: TrainConfig) -> list[Forecaster]:
 
 
 def final_forecast(
-    panel: Panel, champion: CandidateResult, cfg: TrainConfig
+    panel: Panel, champion: CandidateResult, cfg: TrainConfig,
+    pool: CandidateResult | None = None,
 ) -> tuple[pd.DataFrame, list[Forecaster]]:
     last = int(panel.years[-1])
     horizons = tuple(range(1, FORECAST_END_YEAR - last + 1))
     models = _member_models(champion.name, cfg)
     preds = [m.forecast(panel, horizons).values for m in models]
     point = np.expm1(np.mean([np.log1p(p) for p in preds], axis=0))
-    rec = champion.records
+    cols = ["horizon", "y_true", "y_pred", "iscale"]
+    rec = champion.records[cols]
+    if pool is not None:
+        rec = pd.concat([rec, pool.records[cols]], ignore_index=True)
     q = horizon_quantiles(rec["horizon"].to_numpy(), rec["y_true"].to_numpy(float),
                           rec["y_pred"].to_numpy(float), rec["iscale"].to_numpy(float),
                           len(horizons))
@@ -212,11 +227,15 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
         "quick": cfg.quick,
         "levels": {},
     }
-    backtests, forecasts, model_files = [], [], []
+    backtests: dict[str, pd.DataFrame] = {}
+    forecasts: dict[str, pd.DataFrame] = {}
+    model_files: list[Path] = []
     all_results: dict[str, dict[str, CandidateResult]] = {}
-    for level in cfg.levels:
+    order = sorted(cfg.levels, key=lambda lv: lv in POOL_CALIBRATION)  # pool sources first
+    for level in order:
         if level not in panels:
             continue
+        pools = all_results.get(POOL_CALIBRATION.get(level, ""))
         panel = _limit(panels[level], cfg.series_limit)
         protocol = Protocol.for_years(panel.years)
         metrics["protocol"] = {
@@ -227,7 +246,7 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
             "intervals": "split conformal on |error| / (0.1 y[t] + sqrt(y[t] + 1)), per horizon, "
                          "calibrated only on outcomes observed by the cutoff",
         }
-        results, champion = backtest_level(panel, protocol, cfg, progress)
+        results, champion = backtest_level(panel, protocol, cfg, progress, pools)
         all_results[level] = results
         naive = results["naive"].metrics
         champ = results[champion].metrics
@@ -239,21 +258,27 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
             "n_series_excluded_zero_scale": zero_scale_series(results["naive"].records, protocol),
             "candidates": {n: dict(r.metrics, family=r.family, params=r.params)
                            for n, r in results.items()},
+            "candidates_not_run": candidates_not_run(level, cfg.quick),
+            "interval_calibration": (f"pooled residuals of {level} and {POOL_CALIBRATION[level]} "
+                                     "series" if pools else f"residuals of {level} series"),
         }
         keep = list(results) if level in ALL_CANDIDATES_IN_BACKTEST else list(
             dict.fromkeys([champion, "naive", "shared_trend"]))
-        backtests.append(backtest_frame(panel, results, keep, protocol))
+        backtests[level] = backtest_frame(panel, results, keep, protocol)
         progress(f"[{level}] champion {champion}: MASE {champ['mase']:.3f} "
                  f"= {champ['ratio_to_naive']:.3f} × naive; coverage "
                  f"{champ['coverage_80']:.3f}/{champ['coverage_95']:.3f}")
-        fc, models = final_forecast(panel, results[champion], cfg)
-        forecasts.append(fc)
+        fc, models = final_forecast(panel, results[champion], cfg,
+                                    pools.get(champion) if pools else None)
+        forecasts[level] = fc
         model_files += export_models(out, level, champion, models)
+    done = [lv for lv in cfg.levels if lv in forecasts]  # the requested order
+    metrics["levels"] = {lv: metrics["levels"][lv] for lv in done}
     metrics["total_seconds"] = round(time.perf_counter() - t0, 1)
     metrics = clean_json(metrics)
-    bt = pd.concat(backtests, ignore_index=True).round(
+    bt = pd.concat([backtests[lv] for lv in done], ignore_index=True).round(
         {"y_pred": 3, "lo_80": 3, "hi_80": 3, "lo_95": 3, "hi_95": 3})
-    fc = pd.concat(forecasts, ignore_index=True).round(4)
+    fc = pd.concat([forecasts[lv] for lv in done], ignore_index=True).round(4)
     write_csv_gz(out / "backtest.csv.gz", bt)
     write_csv_gz(out / "forecasts.csv.gz", fc)
     write_json(out / "metrics.json", metrics)
