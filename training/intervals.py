@@ -79,7 +79,9 @@ def horizon_quantiles(
 ) -> dict[str, list[float]]:
     """Quantiles per horizon 1..max_horizon from all residuals, for the final forecasts.
 
-    Horizons beyond those backtested are extrapolated linearly from the last two (never narrower).
+    Horizons beyond those backtested are extrapolated linearly from the last two (never narrower);
+    the final forecasts use those widths symmetrically on the log scale (lower bound
+    ``point / (1 + width / point)``), since an additive interval that wide would reach zero.
     """
     score = np.abs(y_true - y_pred) / np.asarray(scale, float)
     seen = sorted(int(h) for h in np.unique(horizon))

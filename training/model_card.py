@@ -58,7 +58,8 @@ def render(metrics: dict[str, Any]) -> str:
         "(counted in `n_series_excluded_zero_scale`). sMAPE on counts; MAE, RMSE and pooled R² on "
         "the rate per 100,000 (the backtest uses the target year's published denominator).",
         f"- Intervals: {p['intervals']}. Horizons beyond 2 in the published forecasts use widths "
-        "extrapolated linearly from horizons 1–2 (not calibrated).",
+        "extrapolated linearly from horizons 1–2 (not calibrated), applied symmetrically on the "
+        "log scale (lower bound = point / (1 + width / point)) so that they never reach zero.",
         "- Champion: lowest MASE per level, ties to the simpler model.",
         "- Candidates: naive, drift, `shared_trend` (smoothed share of the indicator's national "
         "total × damped national growth), damped Holt fitted on a parameter grid, vectorised "

@@ -133,6 +133,7 @@ def final_forecast(
                           rec["y_pred"].to_numpy(float), rec["iscale"].to_numpy(float),
                           len(horizons))
     s = interval_scale(panel.y[:, -1])
+    backtested = {int(h) for h in np.unique(rec["horizon"])}
     den = np.maximum(panel.den[:, -1], 1.0)
     parts = []
     for j, h in enumerate(horizons):
@@ -141,8 +142,11 @@ def final_forecast(
                                 "indicator": panel.indicators, "year": last + h, "count": p}
         for lvl in ("80", "95"):
             width = q[lvl][j] * s
-            cols[f"lo_{lvl}"] = np.clip(p - width, 0, None)
             cols[f"hi_{lvl}"] = p + width
+            if h in backtested:  # the calibrated, additive form
+                cols[f"lo_{lvl}"] = np.clip(p - width, 0, None)
+            else:  # extrapolated widths: symmetric on the log scale, so counts never reach 0
+                cols[f"lo_{lvl}"] = np.where(p > 0, p * p / np.maximum(p + width, 1e-12), 0.0)
         frame = pd.DataFrame(cols)
         frame["rate_100k"] = frame["count"] / den * 1e5
         for lvl in ("80", "95"):
