@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from oasis_mcp.data.editions import FileLevel, FileName, parse_file_name
+from oasis_mcp.data.editions import EditionDescription, FileLevel, FileName, parse_file_name
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Resource:
 
 
 @dataclass(frozen=True)
-class EditionResources:
+class EditionResources(EditionDescription):
     """The files of one edition as offered by the source: the departmental one always, the regional
     one when the source lists it."""
 
@@ -93,17 +93,6 @@ class EditionResources:
     produced: date
     department: Resource
     region: Resource | None
-
-    @property
-    def sort_key(self) -> tuple[int, date, int]:
-        return (self.data_year, self.produced, self.geography_year)
-
-    @property
-    def label(self) -> str:
-        return (
-            f"{self.data_year} data (geography {self.geography_year}), "
-            f"produced {self.produced.isoformat()}"
-        )
 
     @property
     def resources(self) -> tuple[Resource, ...]:

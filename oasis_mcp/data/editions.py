@@ -70,17 +70,12 @@ class SourceFile:
     sha256: str = ""
 
 
-@dataclass(frozen=True)
-class Edition:
-    """One edition: its identifier and the files found for it."""
+class EditionDescription:
+    """Label and ordering of anything that has an edition's data year, geography and date."""
 
-    id: str
     data_year: int
     geography_year: int
     produced: date
-    department_file: Path | None = None
-    region_file: Path | None = None
-    files: tuple[SourceFile, ...] = field(default=())
 
     @property
     def label(self) -> str:
@@ -91,7 +86,21 @@ class Edition:
 
     @property
     def sort_key(self) -> tuple[int, date, int]:
+        """Newer data first, then the newer production, then the newer geography."""
         return (self.data_year, self.produced, self.geography_year)
+
+
+@dataclass(frozen=True)
+class Edition(EditionDescription):
+    """One edition: its identifier and the files found for it."""
+
+    id: str
+    data_year: int
+    geography_year: int
+    produced: date
+    department_file: Path | None = None
+    region_file: Path | None = None
+    files: tuple[SourceFile, ...] = field(default=())
 
 
 def discover_editions(directory: Path) -> list[Edition]:
