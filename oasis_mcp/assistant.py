@@ -323,6 +323,12 @@ HELP_WORDS = ("help", "aide", "aidez", "what can you do", "que sais tu faire",
               "que peux tu faire", "que pouvez vous faire", "how does this work",
               "comment ca marche", "bonjour", "hello", "hi", "salut", "hey", "who are you",
               "qui es tu", "exemples", "examples")
+# Topics with nothing to do with recorded crime: with a place but no indicator, the question is out
+# of scope rather than a request to pick an indicator ("What's the weather in Lyon?").
+OFF_TOPIC_WORDS = ("weather", "meteo", "quel temps", "temperature", "pluie", "rain", "football",
+                   "match", "world cup", "coupe du monde", "restaurant", "restaurants", "hotel",
+                   "hotels", "recipe", "recette", "stock", "bourse", "election", "elections",
+                   "tourism", "tourisme", "traffic jam", "embouteillage")
 COUNT_WORDS = ("nombre", "number", "numbers", "count", "counts", "combien", "how many", "total",
                "volume", "en volume", "absolu", "absolute", "raw")
 RATE_WORDS = ("taux", "rate", "rates", "per capita", "par habitant", "pour 100 000",
@@ -768,6 +774,8 @@ def understand(
             return _help(question, r.language, intent="help")
         return _help(question, r.language, intent="out_of_scope")
     if not r.indicators:
+        if not r.ambiguous and _has(t, OFF_TOPIC_WORDS):
+            return _help(question, r.language, intent="out_of_scope")
         return _clarify_indicator(question, r)
 
     measure = "rate_per_100k"

@@ -380,6 +380,10 @@ def test_language(question: str, language: str) -> None:
         ("vols dans le Cher", "clarify"),
         ("What is the population of Bretagne?", "clarify"),
         ("c'est cher la vie", "out_of_scope"),
+        ("What's the weather in Lyon?", "out_of_scope"),
+        ("Quel temps fait-il à Paris ?", "out_of_scope"),
+        ("Best restaurants in Bretagne", "out_of_scope"),
+        ("Vols et météo à Lyon", "clarify"),  # an (ambiguous) crime word keeps it in scope
     ],
 )
 def test_no_call_but_a_helpful_message(question: str, intent: str) -> None:
