@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import time
 import unicodedata
 from pathlib import Path
@@ -27,12 +26,6 @@ from oasis_mcp.data.geography import (
 )
 from oasis_mcp.errors import AmbiguousNameError, LookupFailed, UnknownNameError
 from oasis_mcp.text import fold
-
-REPO = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("OASIS_DATA_DIR", REPO.parent / "shared" / "data"))
-needs_data = pytest.mark.skipif(
-    not DATA_DIR.is_dir(), reason=f"data directory {DATA_DIR} is absent (set OASIS_DATA_DIR)"
-)
 
 REGION_CODES = ["01", "02", "03", "04", "06", "11", "24", "27", "28", "32", "44", "52", "53", "75",
                 "76", "84", "93", "94"]
@@ -113,11 +106,10 @@ def test_metropolitan() -> None:
     assert not is_metropolitan("FR", "country")
 
 
-@needs_data
-def test_mapping_matches_the_2025_file() -> None:
-    files = sorted(DATA_DIR.glob("donnee-dep-data.gouv-2025-*.csv"))
+def test_mapping_matches_the_2025_file(real_data_dir: Path) -> None:
+    files = sorted(real_data_dir.glob("donnee-dep-data.gouv-2025-*.csv"))
     if not files:
-        pytest.skip(f"no 2025 departmental file in {DATA_DIR}")
+        pytest.skip(f"no 2025 departmental file in {real_data_dir}")
     pairs: set[tuple[str, str]] = set()
     with files[0].open(encoding="utf-8-sig", newline="") as handle:
         for row in csv.DictReader(handle, delimiter=";"):
@@ -125,11 +117,10 @@ def test_mapping_matches_the_2025_file() -> None:
     assert pairs == {(d.code, d.region_code) for d in areas("department")}
 
 
-@needs_data
-def test_region_codes_match_the_regional_file() -> None:
-    files = sorted(DATA_DIR.glob("donnee-reg-data.gouv-*.csv"))
+def test_region_codes_match_the_regional_file(real_data_dir: Path) -> None:
+    files = sorted(real_data_dir.glob("donnee-reg-data.gouv-*.csv"))
     if not files:
-        pytest.skip(f"no regional file in {DATA_DIR}")
+        pytest.skip(f"no regional file in {real_data_dir}")
     with files[0].open(encoding="utf-8-sig", newline="") as handle:
         codes = {row["Code_region"] for row in csv.DictReader(handle, delimiter=";")}
     assert codes == set(REGION_CODES)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import re
 import time
 from pathlib import Path
@@ -25,12 +24,6 @@ from oasis_mcp.data.indicators import (
 )
 from oasis_mcp.errors import AmbiguousNameError, LookupFailed, UnknownNameError
 from oasis_mcp.text import fold
-
-REPO = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("OASIS_DATA_DIR", REPO.parent / "shared" / "data"))
-needs_data = pytest.mark.skipif(
-    not DATA_DIR.is_dir(), reason=f"data directory {DATA_DIR} is absent (set OASIS_DATA_DIR)"
-)
 
 # Official labels and units, as listed in the data SOURCES.md.
 LABELS_2025 = {
@@ -187,12 +180,11 @@ def test_edition_of_labels() -> None:
         edition_of_labels(["Homicides", "Cambriolages"])
 
 
-@needs_data
 @pytest.mark.parametrize("pattern", ["donnee-dep-*.csv", "donnee-reg-*.csv"])
-def test_every_label_of_the_real_files_is_known(pattern: str) -> None:
-    files = sorted(DATA_DIR.glob(pattern))
+def test_every_label_of_the_real_files_is_known(pattern: str, real_data_dir: Path) -> None:
+    files = sorted(real_data_dir.glob(pattern))
     if not files:
-        pytest.skip(f"no {pattern} file in {DATA_DIR}")
+        pytest.skip(f"no {pattern} file in {real_data_dir}")
     for path in files:
         pairs: set[tuple[str, str]] = set()
         with path.open(encoding="utf-8-sig", newline="") as handle:
