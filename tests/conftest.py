@@ -78,6 +78,21 @@ def real_data_dir() -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def edition_2025_dir(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The newest real edition alone, with the real GeoJSON folder (symlinks, not copies)."""
+    directory = tmp_path_factory.mktemp("edition-2025")
+    (directory / DEP_2025).symlink_to(real_data_dir / DEP_2025)
+    if (real_data_dir / "geo").is_dir():
+        (directory / "geo").symlink_to(real_data_dir / "geo")
+    return directory
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
 @pytest.fixture(autouse=True)
 def _no_outside_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Point the data.gouv.fr API and fallback URLs at a closed local port, so that a test that

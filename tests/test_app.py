@@ -37,38 +37,32 @@ from oasis_mcp.data.dataset import load_dataset
 from oasis_mcp.server import create_server
 
 REPO = Path(__file__).resolve().parent.parent
-DEP_2025 = "donnee-dep-data.gouv-2025-geographie2025-produit-le2026-01-22.csv"
 
 
 
 
 @pytest.fixture(scope="module")
-def data_dir(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The newest real edition and the real GeoJSON folder (symlinks, not copies)."""
-    directory = tmp_path_factory.mktemp("data")
-    (directory / DEP_2025).symlink_to(real_data_dir / DEP_2025)
-    (directory / "geo").symlink_to(real_data_dir / "geo")
-    return directory
-
-
-@pytest.fixture(scope="module")
-def art_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def art_dir(edition_2025_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthetic.write_synthetic_artifacts(tmp_path_factory.mktemp("art"),
-                                               load_dataset(data_dir))
+                                               load_dataset(edition_2025_dir))
 
 
 @pytest.fixture(scope="module")
-def services(data_dir: Path, art_dir: Path) -> Iterator[Services]:
-    built = build_services(lambda: create_server(data_dir, art_dir), data_dir=str(data_dir))
+def services(edition_2025_dir: Path, art_dir: Path) -> Iterator[Services]:
+    built = build_services(lambda: create_server(edition_2025_dir, art_dir),
+                           data_dir=str(edition_2025_dir))
     yield built
     built.bridge.close()
 
 
 @pytest.fixture(scope="module")
-def bare_services(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+def bare_services(
+    edition_2025_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Services]:
     """A server without any trained artifacts."""
     empty = tmp_path_factory.mktemp("no-artifacts")
-    built = build_services(lambda: create_server(data_dir, empty), data_dir=str(data_dir))
+    built = build_services(lambda: create_server(edition_2025_dir, empty),
+                           data_dir=str(edition_2025_dir))
     yield built
     built.bridge.close()
 
@@ -284,9 +278,9 @@ def test_views_are_fast(services: Services) -> None:
 # -- GeoJSON ------------------------------------------------------------------------------------
 
 
-def test_outlines_from_the_data_directory(data_dir: Path) -> None:
+def test_outlines_from_the_data_directory(edition_2025_dir: Path) -> None:
     geo.clear_cache()
-    outlines = geo.outlines("department", str(data_dir))
+    outlines = geo.outlines("department", str(edition_2025_dir))
     assert outlines is not None and len(outlines.codes) == 101
     assert set(outlines.insets) == {"971", "972", "973", "974", "976"}
     assert outlines.source.endswith("departements-avec-outre-mer.geojson")
@@ -389,10 +383,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_process(data_dir: Path, art_dir: Path, tmp_path_factory: pytest.TempPathFactory
+def app_process(edition_2025_dir: Path, art_dir: Path, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[str]:
     port = _free_port()
-    env = {**os.environ, "PORT": str(port), "OASIS_DATA_DIR": str(data_dir),
+    env = {**os.environ, "PORT": str(port), "OASIS_DATA_DIR": str(edition_2025_dir),
            "OASIS_ARTIFACTS_DIR": str(art_dir), "SPACE_HOST": "someone-oasis.hf.space",
            "OASIS_LLM": "off", "OASIS_AUTO_DOWNLOAD": "0",
            "OASIS_CACHE_DIR": str(tmp_path_factory.mktemp("cache"))}

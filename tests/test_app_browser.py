@@ -21,7 +21,6 @@ import pytest
 
 CHROMIUM = os.environ.get("OASIS_CHROMIUM", "/usr/bin/chromium")
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
-DEP_2025 = "donnee-dep-data.gouv-2025-geographie2025-produit-le2026-01-22.csv"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -40,17 +39,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory,
+def app_url(edition_2025_dir: Path, tmp_path_factory: pytest.TempPathFactory,
             ) -> Iterator[str]:
     import uvicorn
 
     from oasis_app.web import Settings, create_app
 
-    data = tmp_path_factory.mktemp("data")
-    (data / DEP_2025).symlink_to(real_data_dir / DEP_2025)
-    (data / "geo").symlink_to(real_data_dir / "geo")
     port = _free_port()
-    settings = Settings(port=port, data_dir=str(data),
+    settings = Settings(port=port, data_dir=str(edition_2025_dir),
                         artifacts_dir=str(tmp_path_factory.mktemp("no-artifacts")),
                         auto_download=False)
     app, services = create_app(settings)

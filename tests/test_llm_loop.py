@@ -18,7 +18,6 @@ from oasis_app.chat import ChatEngine
 from oasis_app.llm import LLMSettings, ToolCallingAssistant, openai_tools
 from oasis_mcp.server import create_server
 
-DEP_2025 = "donnee-dep-data.gouv-2025-geographie2025-produit-le2026-01-22.csv"
 Script = Callable[[dict[str, Any], int], tuple[int, dict[str, Any]]]
 
 
@@ -77,11 +76,10 @@ def tool_call(name: str, arguments: dict[str, Any], call_id: str = "call_1") -> 
 
 
 @pytest.fixture(scope="module")
-def bridge(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MCPBridge]:
-    data = tmp_path_factory.mktemp("data")
-    (data / DEP_2025).symlink_to(real_data_dir / DEP_2025)
+def bridge(edition_2025_dir: Path, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[MCPBridge]:
     empty = tmp_path_factory.mktemp("no-artifacts")
-    connected = MCPBridge(lambda: create_server(data, empty)).start()
+    connected = MCPBridge(lambda: create_server(edition_2025_dir, empty)).start()
     yield connected
     connected.close()
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import synthetic_artifacts as synthetic
-from conftest import DEP_2025
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
@@ -26,18 +25,11 @@ pytestmark = pytest.mark.anyio
 
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
-def server(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    data = tmp_path_factory.mktemp("data")
-    (data / DEP_2025).symlink_to(real_data_dir / DEP_2025)
+def server(edition_2025_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     art = synthetic.write_synthetic_artifacts(tmp_path_factory.mktemp("art"),
-                                                      load_dataset(data))
-    return create_server(data_dir=data, artifacts_dir=art)
+                                                      load_dataset(edition_2025_dir))
+    return create_server(data_dir=edition_2025_dir, artifacts_dir=art)
 
 
 AREAS = ["Bretagne", "53", "Brittany", "Gironde", "2A", "2a", "971", "France", "FR", "FM",

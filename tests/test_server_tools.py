@@ -28,28 +28,15 @@ pytestmark = pytest.mark.anyio
 
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
-def data_dir(real_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The newest real edition alone (a symlink, not a copy)."""
-    directory = tmp_path_factory.mktemp("data")
-    (directory / DEP_2025).symlink_to(real_data_dir / DEP_2025)
-    return directory
-
-
-@pytest.fixture(scope="module")
-def art_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def art_dir(edition_2025_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthetic.write_synthetic_artifacts(tmp_path_factory.mktemp("art"),
-                                               load_dataset(data_dir))
+                                               load_dataset(edition_2025_dir))
 
 
 @pytest.fixture(scope="module")
-def server(data_dir: Path, art_dir: Path) -> Any:
-    return create_server(data_dir=data_dir, artifacts_dir=art_dir)
+def server(edition_2025_dir: Path, art_dir: Path) -> Any:
+    return create_server(data_dir=edition_2025_dir, artifacts_dir=art_dir)
 
 
 @asynccontextmanager
@@ -242,8 +229,10 @@ async def test_invalid_arguments_get_a_short_readable_error(
 # -- missing or broken data and artifacts --------------------------------------------------------
 
 
-async def test_missing_artifacts_keep_history_working(data_dir: Path, tmp_path: Path) -> None:
-    server = create_server(data_dir=data_dir, artifacts_dir=tmp_path / "no-artifacts")
+async def test_missing_artifacts_keep_history_working(
+    edition_2025_dir: Path, tmp_path: Path
+) -> None:
+    server = create_server(data_dir=edition_2025_dir, artifacts_dir=tmp_path / "no-artifacts")
     async with connect(server) as client:
         for name, args in [("forecast", {"area": "53", "indicator": "burglary"}),
                            ("model_metrics", {}),
@@ -267,11 +256,13 @@ def copy_artifacts(src: Path, dst: Path, edition: str | None = None) -> Path:
     return dst
 
 
-async def test_artifacts_found_once_written(data_dir: Path, art_dir: Path, tmp_path: Path) -> None:
+async def test_artifacts_found_once_written(
+    edition_2025_dir: Path, art_dir: Path, tmp_path: Path
+) -> None:
     """Training can finish while the server runs: missing artifacts are looked for again when
     the files change."""
     art = tmp_path / "later"
-    server = create_server(data_dir=data_dir, artifacts_dir=art)
+    server = create_server(data_dir=edition_2025_dir, artifacts_dir=art)
     async with connect(server) as client:
         args = {"area": "53", "indicator": "burglary"}
         error(await client.call_tool("forecast", args))
@@ -279,12 +270,12 @@ async def test_artifacts_found_once_written(data_dir: Path, art_dir: Path, tmp_p
         ok(await client.call_tool("forecast", args))
 
 
-async def test_corrupt_artifacts(data_dir: Path, art_dir: Path, tmp_path: Path) -> None:
+async def test_corrupt_artifacts(edition_2025_dir: Path, art_dir: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "forecasts.csv.gz").write_bytes(b"\x1f\x8b garbage")
     (broken / "metrics.json").write_bytes((art_dir / "metrics.json").read_bytes())
-    server = create_server(data_dir=data_dir, artifacts_dir=broken)
+    server = create_server(data_dir=edition_2025_dir, artifacts_dir=broken)
     async with connect(server) as client:
         message = error(await client.call_tool("forecast", {"area": "53", "indicator": "homicide"}))
         assert "unusable" in message and "oasis-train" in message
@@ -292,10 +283,10 @@ async def test_corrupt_artifacts(data_dir: Path, art_dir: Path, tmp_path: Path) 
 
 
 async def test_edition_mismatch_is_a_warning(
-    data_dir: Path, art_dir: Path, tmp_path: Path
+    edition_2025_dir: Path, art_dir: Path, tmp_path: Path
 ) -> None:
     art = copy_artifacts(art_dir, tmp_path / "old", "2024-geographie2024-produit-le2025-01-26")
-    server = create_server(data_dir=data_dir, artifacts_dir=art)
+    server = create_server(data_dir=edition_2025_dir, artifacts_dir=art)
     result = ok(await call(server, "forecast", {"area": "53", "indicator": "homicide"}))
     assert any("2024-geographie2024" in w for w in result["warnings"])
     metrics = ok(await call(server, "model_metrics", {}))
@@ -336,8 +327,10 @@ async def test_unexpected_errors_are_contained(
 # -- lazy loading and protocol modes ----------------------------------------------------------
 
 
-async def test_nothing_is_loaded_before_the_first_tool_call(data_dir: Path, art_dir: Path) -> None:
-    server = create_server(data_dir=data_dir, artifacts_dir=art_dir)
+async def test_nothing_is_loaded_before_the_first_tool_call(
+    edition_2025_dir: Path, art_dir: Path
+) -> None:
+    server = create_server(data_dir=edition_2025_dir, artifacts_dir=art_dir)
     async with connect(server) as client:
         await client.list_tools()
         await client.list_resources()
@@ -375,7 +368,7 @@ async def test_resources(server: Any) -> None:
             await client.read_resource("oasis://nothing")
 
 
-async def test_backtest_resource(server: Any, data_dir: Path, tmp_path: Path) -> None:
+async def test_backtest_resource(server: Any, edition_2025_dir: Path, tmp_path: Path) -> None:
     async with connect(server) as client:
         templates = (await client.list_resource_templates()).resource_templates
         assert [t.uri_template for t in templates] == ["oasis://backtest/{level}"]
@@ -389,7 +382,7 @@ async def test_backtest_resource(server: Any, data_dir: Path, tmp_path: Path) ->
         assert dep["rows_total"] == 101 * 18 * 2 and dep["rows_shown"] <= 5000
         with pytest.raises(MCPError, match="oasis://backtest/region"):
             await client.read_resource("oasis://backtest/commune")
-    bare = create_server(data_dir=data_dir, artifacts_dir=tmp_path / "none")
+    bare = create_server(data_dir=edition_2025_dir, artifacts_dir=tmp_path / "none")
     async with connect(bare) as client:
         with pytest.raises(MCPError, match="oasis-train"):
             await client.read_resource("oasis://backtest/region")
@@ -413,7 +406,7 @@ async def test_prompts(server: Any) -> None:
             await client.get_prompt("regional_briefing", {})
 
 
-async def test_real_artifacts_when_trained(data_dir: Path) -> None:
+async def test_real_artifacts_when_trained(edition_2025_dir: Path) -> None:
     """Against the artifacts written by ``oasis-train`` (``artifacts/`` or
     ``$OASIS_ARTIFACTS_DIR``), when they exist."""
     from oasis_mcp import config
@@ -422,7 +415,7 @@ async def test_real_artifacts_when_trained(data_dir: Path) -> None:
     if not (art / "forecasts.csv.gz").is_file():
         pytest.skip(f"no trained artifacts in {art}")
     metrics = json.loads((art / "metrics.json").read_text(encoding="utf-8"))
-    server = create_server(data_dir=data_dir, artifacts_dir=art)
+    server = create_server(data_dir=edition_2025_dir, artifacts_dir=art)
     async with connect(server) as client:
         board = ok(await client.call_tool("model_metrics", {}))
         for level in board["levels"]:
