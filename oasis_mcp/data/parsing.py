@@ -12,6 +12,7 @@ import codecs
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,15 +215,9 @@ def _check_structure(text: str, name: str, n_fields: int) -> None:
 
 def _check_cells(table: pd.DataFrame, name: str, n_fields: int) -> None:
     # Rows with fewer fields than the header come back padded with missing values.
-    short = table.isna().to_numpy().any(axis=1)
-    if short.any():
-        row = int(np.argmax(short))
-        raise DataFileError(
-            name,
-            f"the row has fewer than the {n_fields} fields of the header "
-            "(file truncated or damaged?)",
-            line=row + 2,
-        )
+    _reject_first(table.isna().to_numpy().any(axis=1), name, lambda _: (
+        f"the row has fewer than the {n_fields} fields of the header "
+        "(file truncated or damaged?)"))
     empty = (table.to_numpy() == "")
     if empty.any():
         row, col = np.argwhere(empty)[0]
@@ -264,41 +259,31 @@ def _frame(
 
 def _check_ranges(frame: pd.DataFrame, name: str) -> None:
     years = frame["year"].to_numpy()
-    bad_year = (years < MIN_YEAR) | (years > MAX_YEAR)
-    if bad_year.any():
-        row = int(np.argmax(bad_year))
-        raise DataFileError(
-            name, f"year {years[row]} is outside {MIN_YEAR}–{MAX_YEAR}", line=row + 2
-        )
+    _reject_first((years < MIN_YEAR) | (years > MAX_YEAR), name,
+                  lambda row: f"year {years[row]} is outside {MIN_YEAR}–{MAX_YEAR}")
     for col, source in (("count", "nombre"), ("dwellings", "insee_log")):
         values = frame[col].to_numpy()
-        negative = values < 0
-        if negative.any():
-            row = int(np.argmax(negative))
-            raise DataFileError(name, f"column '{source}' is negative ({values[row]})",
-                                line=row + 2)
+        _reject_first(values < 0, name,
+                      lambda row: f"column '{source}' is negative ({values[row]})")  # noqa: B023
     rates = frame["rate_per_1000"].to_numpy()
-    bad_rate = ~np.isfinite(rates) | (rates < 0)
-    if bad_rate.any():
-        row = int(np.argmax(bad_rate))
-        raise DataFileError(name, f"column 'taux_pour_mille' is not a valid rate ({rates[row]})",
-                            line=row + 2)
-    not_positive = frame["population"].to_numpy() <= 0
-    if not_positive.any():
-        row = int(np.argmax(not_positive))
-        raise DataFileError(name, "column 'insee_pop' must be a positive population",
-                            line=row + 2)
+    _reject_first(~np.isfinite(rates) | (rates < 0), name,
+                  lambda row: f"column 'taux_pour_mille' is not a valid rate ({rates[row]})")
+    _reject_first(frame["population"].to_numpy() <= 0, name,
+                  lambda _: "column 'insee_pop' must be a positive population")
+
+
+def _reject_first(bad: np.ndarray | np.bool_, name: str, problem: Callable[[int], str]) -> None:
+    """Raise for the first row where ``bad`` holds, naming its line (the header is line 1)."""
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataFileError(name, problem(row), line=row + 2)
 
 
 def _to_int(column: pd.Series, name: str, col: str) -> np.ndarray:
     values = column.to_numpy(dtype=object).astype(str)
     ok = np.char.isdigit(np.char.lstrip(values, "-")) & (np.char.count(values, "-") <= 1)
     ok &= ~np.char.startswith(np.char.lstrip(values, "-"), "-")
-    if not ok.all():
-        row = int(np.argmax(~ok))
-        raise DataFileError(
-            name, f"column '{col}': '{values[row]}' is not a whole number", line=row + 2
-        )
+    _reject_first(~ok, name, lambda row: f"column '{col}': '{values[row]}' is not a whole number")
     return values.astype(np.int64)
 
 
@@ -307,13 +292,8 @@ def _to_decimal(column: pd.Series, name: str, col: str) -> np.ndarray:
     dotted = np.char.replace(values, ",", ".")
     parsed = pd.to_numeric(pd.Series(dotted), errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(parsed) | (np.char.count(values, ",") + np.char.count(values, ".") > 1)
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise DataFileError(
-            name,
-            f"column '{col}': '{values[row]}' is not a decimal number (expected e.g. 0,0078318)",
-            line=row + 2,
-        )
+    _reject_first(bad, name, lambda row: (
+        f"column '{col}': '{values[row]}' is not a decimal number (expected e.g. 0,0078318)"))
     return parsed
 
 
@@ -329,15 +309,9 @@ def _check_indicators(frame: pd.DataFrame, name: str) -> str:
             )
         expected_units.append(info.unit)
     units = frame["unit"].to_numpy()
-    wrong_unit = units != np.array(expected_units, dtype=object)[codes]
-    if wrong_unit.any():
-        row = int(np.argmax(wrong_unit))
-        raise DataFileError(
-            name,
-            f"indicator '{labels[codes[row]]}' has unit '{units[row]}', "
-            f"expected '{expected_units[codes[row]]}'",
-            line=row + 2,
-        )
+    _reject_first(units != np.array(expected_units, dtype=object)[codes], name, lambda row: (
+        f"indicator '{labels[codes[row]]}' has unit '{units[row]}', "
+        f"expected '{expected_units[codes[row]]}'"))
     try:
         return edition_of_labels(list(labels))
     except ValueError as exc:
@@ -371,15 +345,10 @@ def _check_areas(frame: pd.DataFrame, name: str, level: FileLevel) -> None:
     if level == "department":
         idx, uniques = pd.factorize(codes)
         expected = np.array([known[c].region_code for c in uniques], dtype=object)[idx]
-        wrong = frame["region"].to_numpy() != expected
-        if wrong.any():
-            row = int(np.argmax(wrong))
-            raise DataFileError(
-                name,
-                f"department {codes[row]} is given region {frame['region'].iat[row]}, "
-                f"but it belongs to region {expected[row]}",
-                line=row + 2,
-            )
+        regions = frame["region"].to_numpy()
+        _reject_first(regions != expected, name, lambda row: (
+            f"department {codes[row]} is given region {regions[row]}, "
+            f"but it belongs to region {expected[row]}"))
 
 
 def _check_keys(frame: pd.DataFrame, name: str) -> None:
