@@ -105,7 +105,8 @@ def _data_info(args: argparse.Namespace) -> int:
     print(f"Regions   {regions}")
     for f in dataset.edition.files:
         print(f"File      {f.name}  sha256 {f.sha256[:16]}…  ({f.path})")
-    for level, summary in dataset.info()["levels"].items():  # type: ignore[union-attr]
+    levels: dict[str, dict[str, int]] = info["levels"]  # type: ignore[assignment]
+    for level, summary in levels.items():
         print(
             f"{level:<10}{summary['areas']:>4} areas, {summary['indicators']} indicators, "
             f"{summary['first_year']}–{summary['last_year']}"
