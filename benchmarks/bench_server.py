@@ -520,7 +520,8 @@ def bench_inprocess(setup: Setup, rounds: int, seed: int) -> dict[str, Any]:
     for tool in DATA_TOOLS:
         p50 = percentile(timings["full"][tool], 50)
         echo_p50 = percentile(timings["full"][f"echo_{tool}"], 50)
-        echo[tool] = {"p50_s": p50, "echo_p50_s": echo_p50, "ratio": p50 / echo_p50}
+        echo[tool] = {"p50_s": p50, "echo_p50_s": echo_p50, "ratio": p50 / echo_p50,
+                      "error": errors.get(f"echo_{tool}")}
         print(f"   {tool:<18}{ms(p50):>12}{ms(echo_p50):>12}   {p50 / echo_p50:5.2f}")
     return {"full_client": full, "client_without_output_validation": lean,
             "vs_same_answer_noop": echo}
