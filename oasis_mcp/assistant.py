@@ -725,7 +725,11 @@ def understand(
     """Read ``question`` and decide which tools to call. Never raises on text."""
     if not isinstance(question, str) or not fold(question[:MAX_QUESTION_CHARS]):
         return _help(question if isinstance(question, str) else "", "en", intent="help")
-    r = _read(question, last_year)
+    return _decide(question, _read(question, last_year), last_year, nomenclature)
+
+
+def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None) -> Plan:
+    """The plan for a reading of ``question`` (its own, or merged with earlier questions')."""
     t = r.masked
     ind = [indicator_argument(label, nomenclature) for label in r.indicators]
     tables = _tables()
