@@ -906,7 +906,9 @@ def _close_area(name: str, level_word: str | None) -> _AreaEntry | None:
 
 
 def _ranking_year(r: _Reading, last_year: int) -> int | None:
-    year = r.target_year or r.end_year or (r.years[-1] if r.years else None)
+    # "since 2016" alone is not the year to rank: that is the latest (the tool's default).
+    year = r.target_year or r.end_year or next(
+        (y for y in reversed(r.years) if y != r.start_year), None)
     if year is None and r.horizon:
         year = last_year + min(r.horizon, MAX_HORIZON)
     if year is not None:

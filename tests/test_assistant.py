@@ -549,3 +549,11 @@ def test_misspelt_place_is_read_as_the_closest_area_and_says_so(
     assert [(c.name, c.arguments["area"], c.arguments["level"]) for c in result.calls] == [
         ("get_history", area, level)]
     assert any(area in note for note in result.notes)
+
+
+def test_ranking_since_a_year_ranks_the_latest_year() -> None:
+    calls = plan("Compare burglaries in Brittany and Normandy since 2016")
+    assert calls[0] == ToolCall("compare_regions", {
+        "indicator": "burglary", "level": "region", "areas": ["Bretagne", "Normandie"],
+        "measure": RATE})
+    assert [c.arguments.get("start_year") for c in calls[1:]] == [2016, 2016]
