@@ -8,13 +8,15 @@ It recognises intents (history, forecast, ranking, comparison, model quality, li
 codes and aliases of regions and departments, plus France), indicators (official labels and common
 French and English words), years, ranges and horizons. When it cannot act (no indicator, nothing
 in scope, an ambiguous word), :func:`understand` returns no call and a short message saying what it
-can do, with example questions.
+can do, with example questions. :func:`follow_up` reads a short follow-up ("and in Normandy?",
+"compared to Normandy", "et en 2030 ?") with the questions before it.
 
 Pure and light: no data is loaded, no I/O; only the static geography and indicator tables are read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Iterable, Sequence
@@ -541,6 +543,7 @@ class _Reading:
     level_word: str | None  # "region" | "department" | None
     masked: str
     cities: list[tuple[str, str]]  # (city name, department code) read as their department
+    ranking: bool = False  # a follow-up asked for a level with no area ("and the departments?")
 
 
 def _has(text: str, words: Iterable[str]) -> bool:
@@ -805,7 +808,7 @@ def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None
     # Ranking: "which region has the most…", "top 5 departments…".
     within_region = (len(r.areas) == 1 and r.areas[0].level == "region"
                      and level == "department")  # "… in the departments of Occitanie"
-    is_ranking = within_region or (_has(t, RANKING_WORDS) and not r.areas)
+    is_ranking = within_region or ((r.ranking or _has(t, RANKING_WORDS)) and not r.areas)
     if is_ranking:
         rank_level = level or "region"
         args = {"indicator": ind[0], "level": rank_level}
@@ -872,6 +875,168 @@ def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None
             calls.append(ToolCall("get_history", _history_args(area, slug, r, last_year)))
     intent: Intent = "forecast" if wants_forecast else "history"
     return Plan(question, r.language, intent, calls, measure=measure, notes=notes)
+
+
+# ------------------------------------------------------------------------------------------
+# Follow-up questions: "and in Normandy?", "et en 2030 ?", "compared to Normandy".
+
+MAX_FOLLOW_UP_WORDS = 8
+MAX_FOLLOW_UP_CHAIN = 4
+"""At most this many earlier questions are read with a follow-up (back to one that is not)."""
+FOLLOW_UP_OPENERS = ("et", "and", "what about", "how about", "same", "meme", "idem", "pareil",
+                     "puis", "then", "also", "aussi", "or", "ou")
+COMPARE_OPENERS = ("compare", "compared", "comparer", "comparez", "compares", "comparing",
+                   "comparaison", "comparison", "en comparaison", "in comparison", "par rapport",
+                   "versus", "vs", "against", "contre")
+# In a follow-up, these make what it names join what was asked before instead of replacing it:
+# "compared to Normandy" compares, "and in Normandy?" switches.
+JOIN_WORDS = (*COMPARE_WORDS, "compared", "comparee", "comparees", "par rapport", "face a",
+              "aussi", "also", "too", "as well", "egalement", "en plus")
+
+
+def follow_up(
+    question: str, previous: Sequence[str], *, last_year: int = DEFAULT_LAST_YEAR,
+    nomenclature: str | None = None,
+) -> Plan | None:
+    """The plan for ``question`` read as a follow-up of the ``previous`` questions (oldest
+    first), or None when it is not one (read it alone with :func:`understand`).
+
+    A follow-up is short and starts like one ("and in Normandy?", "et les violences sexuelles
+    ?", "what about 2030?", "compared to Normandy"), or cannot be answered alone but names a
+    place or a year ("Normandy?", "Brittany vs Normandy"). What it names replaces the same thing
+    in the question before, unless it asks to compare (see :func:`_follow`); the rest, and the
+    kind of question (history, forecast, ranking, list), is kept.
+
+        >>> [c.describe() for c in follow_up("and in Normandy?", ["Burglaries in Brittany"]).calls]
+        ["get_history(area='Normandie', indicator='burglary', level='region')"]
+    """
+    if not isinstance(question, str) or not _is_follow_up(question, last_year):
+        return None
+    chain: list[str] = []  # back to the last question that was not a follow-up
+    for earlier in reversed(previous):
+        if not isinstance(earlier, str) or not fold(earlier[:MAX_QUESTION_CHARS]):
+            continue
+        chain.insert(0, earlier)
+        if len(chain) >= MAX_FOLLOW_UP_CHAIN or not _is_follow_up(earlier, last_year):
+            break
+    if not chain:
+        return None
+    reading = _read(chain[0], last_year)
+    for text in [*chain[1:], question]:
+        reading = _follow(reading, _read(text, last_year), text, last_year)
+    result = _decide(question, reading, last_year, nomenclature)
+    if not result.calls and result.intent != "clarify":
+        return None
+    return result
+
+
+def _starts(folded: str, openers: Iterable[str]) -> bool:
+    return any(folded == o or folded.startswith(o + " ") for o in openers)
+
+
+def _is_follow_up(question: str, last_year: int) -> bool:
+    folded = fold(question[:MAX_QUESTION_CHARS])
+    words = folded.split()
+    if not words or len(words) > MAX_FOLLOW_UP_WORDS:
+        return False
+    if _starts(folded, FOLLOW_UP_OPENERS):
+        return True
+    r = _read(question, last_year)
+    alone = _decide(question, r, last_year, None)
+    if _starts(folded, COMPARE_OPENERS):  # "compared to Normandy", not "Compare X in A and B"
+        return not alone.calls or not (r.areas or r.country or r.level_word)
+    # "Normandy?", "2030 ?", "Brittany vs Normandy": nothing to answer alone, but a place or a
+    # year that the question before can complete ("What is the population of Bretagne?" is not).
+    return (len(words) <= 4 and not alone.calls and not _has(r.masked, OFF_TOPIC_WORDS)
+            and not _has(r.masked, HELP_WORDS) and bool(r.areas or r.country or r.years))
+
+
+@lru_cache(maxsize=1)
+def _forecast_regex() -> re.Pattern[str]:
+    return _alternation(FORECAST_WORDS)
+
+
+def _follow(base: _Reading, new: _Reading, question: str, last_year: int) -> _Reading:
+    """``base`` (the reading of the questions before) updated by the reading ``new`` of the
+    follow-up ``question``.
+
+    What the follow-up names replaces the same thing: an area or country ("and in Normandy?",
+    "et pour le Nord ?"), an indicator ("and sexual violence?"; a broad word such as "and
+    violence?" asks which one, for the same place), years ("and in 2030?"), a level ("and the
+    departments?": those of the region asked about, else a ranking of all). With a comparison
+    word ("compared to Normandy", "Brittany vs Normandy", "et par rapport à la Normandie",
+    "aussi") the areas or indicators named join the earlier ones instead. Everything else is
+    kept, including the words that made it a forecast, a ranking or a list.
+    """
+    tables = _tables()
+    joins = _has(new.masked, JOIN_WORDS)
+
+    indicators, ambiguous = base.indicators, base.ambiguous
+    if new.indicators:
+        indicators = list(dict.fromkeys([*base.indicators, *new.indicators] if joins
+                                        else new.indicators))
+        ambiguous = []
+    elif new.ambiguous:
+        indicators, ambiguous = [], new.ambiguous
+
+    areas, country, cities = base.areas, base.country, base.cities
+    ranking = base.ranking
+    # A level word that only said what the earlier area was ("le département du Nord") goes with
+    # it; one that asked for something ("les départements de Bretagne") stays.
+    level_word = base.level_word if base.level_word not in {a.level for a in base.areas} else None
+    if new.areas or new.country:
+        if joins:
+            def with_country(entries: list[_AreaEntry], code: str | None) -> list[_AreaEntry]:
+                return [*entries, tables.areas[("country", code)]] if code else entries
+
+            before = base.areas or with_country([], base.country)
+            areas = list(dict.fromkeys([*before, *with_country(new.areas, new.country)]))
+            country, cities = None, [*base.cities, *new.cities]
+        else:
+            areas, country, cities = new.areas, new.country, new.cities
+        level_word = new.level_word or level_word
+    elif _unknown_place(question):  # "and in Atlantis?": no longer the earlier area
+        areas, country, cities = [], None, []
+        level_word = new.level_word or level_word
+    elif new.level_word:
+        level_word = new.level_word
+        one_region = len(base.areas) == 1 and base.areas[0].level == "region"
+        departments = bool(base.areas) and all(a.level == "department" for a in base.areas)
+        if level_word == "department" and one_region:
+            pass  # the departments of that region
+        elif level_word == "region" and departments and not _has(new.masked, RANKING_WORDS):
+            # "and the region?" after a department: its region.
+            codes = [a.region_code for a in base.areas if a.region_code]
+            areas = list(dict.fromkeys(tables.areas[("region", c)] for c in codes
+                                       if ("region", c) in tables.areas))
+            country, cities = None, []
+        else:  # "and the regions?": all of them, ranked
+            areas, country, cities, ranking = [], None, [], True
+    else:
+        level_word = base.level_word
+
+    years, start_year, end_year = base.years, base.start_year, base.end_year
+    target_year, horizon, last_n = base.target_year, base.horizon, base.last_n
+    masked = base.masked
+    if new.years or new.horizon is not None or new.last_n is not None:
+        years, end_year, target_year = new.years, new.end_year, new.target_year
+        horizon, last_n = new.horizon, new.last_n
+        ahead = horizon is not None or max(years, default=0) > last_year
+        # "depuis 2016" then "et en 2030 ?": the history still starts in 2016.
+        start_year = new.start_year if new.start_year is not None or not ahead else start_year
+        # A year now says whether it is a forecast: "and in 2022?" after a forecast is history.
+        masked = _forecast_regex().sub(" ", masked)
+
+    counts = [sum(w in words for w in new.masked.split()) for words in (FR_WORDS, EN_WORDS)]
+    language: Language = base.language if counts[0] == counts[1] else (
+        "fr" if counts[0] > counts[1] else "en")
+    return dataclasses.replace(
+        base, text=base.text + new.text, language=language, indicators=indicators,
+        ambiguous=ambiguous, areas=areas, country=country, years=years, start_year=start_year,
+        end_year=end_year, target_year=target_year, horizon=horizon, last_n=last_n,
+        top_n=new.top_n or base.top_n, level_word=level_word, masked=masked + new.masked,
+        cities=cities, ranking=ranking,
+    )
 
 
 _PLACE_RE = re.compile(
