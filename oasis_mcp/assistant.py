@@ -98,104 +98,31 @@ EN_WORDS = frozenset({
     "trend", "help", "hello", "hi", "thanks", "please", "why", "who"
 })
 
-# Indicator phrases (folded) -> official label of the 2025 nomenclature. Longest phrase wins.
-INDICATOR_PHRASES: dict[str, tuple[str, ...]] = {
-    "Cambriolages de logement": (
-        "cambriolages de logement", "cambriolage de logement", "cambriolages", "cambriolage",
-        "cambrioleurs", "cambriole", "burglaries", "burglary", "burglars", "home burglaries",
-        "house burglaries", "housebreaking", "house breaking", "break ins", "break in",
-        "breakins", "home invasions",
-    ),
-    "Destructions et dégradations volontaires": (
-        "destructions et degradations volontaires", "destructions et degradations",
-        "degradations volontaires", "degradations", "degradation", "destructions",
-        "vandalisme", "vandalism", "criminal damage", "property damage", "damage to property",
-        "tags et graffitis",
-    ),
-    "Escroqueries et fraudes aux moyens de paiement": (
-        "escroqueries et fraudes aux moyens de paiement", "escroqueries", "escroquerie",
-        "fraudes", "fraude", "arnaques", "arnaque", "fraud", "frauds", "scams", "scam",
-        "swindles", "swindling", "payment fraud", "card fraud", "fraude a la carte",
-    ),
-    "Homicides": ("homicides", "homicide", "meurtres", "meurtre", "murders", "murder", "killings"),
-    "Tentatives d'homicide": (
-        "tentatives d homicide", "tentative d homicide", "tentatives d homicides",
-        "tentatives de meurtre", "tentative de meurtre", "attempted homicides",
-        "attempted homicide", "attempted murders", "attempted murder", "murder attempts",
-    ),
-    "Trafic de stupéfiants": (
-        "trafic de stupefiants", "trafics de stupefiants", "trafic de drogue", "trafic de drogues",
-        "trafics de drogue", "narcotrafic", "deal", "dealers", "drug trafficking",
-        "drugs trafficking", "drug dealing", "drug traffic", "trafficking", "narcotics trafficking",
-    ),
+# Indicator words: the catalogue's slugs, labels and aliases (oasis_mcp.data.indicators, where a new
+# word is taught, for the tools and the chat alike), each word with or without a plural -s/-x as
+# the tools' lookup compares them; the longest phrase wins. Only these phrases (folded) are the
+# chat's own, each for one of these reasons:
+#  (a) the catalogue leaves it ambiguous, so a tool asks which indicator; a chat question is
+#      answered with the likelier one, and the answer names the indicator it used;
+#  (b) too loose for a tool argument, a fair guess in a chat that names the indicator it used;
+#  (c) as a catalogue alias, the lookup's partial matching (prefixes, single words) would make a
+#      generic word alone ("véhicules", "use", "without", "offences", "stealing") resolve to it.
+CHAT_INDICATOR_PHRASES: dict[str, tuple[str, ...]] = {
     "Usage de stupéfiants": (
-        "usage de stupefiants", "usages de stupefiants", "consommation de drogue",
-        "consommation de stupefiants", "stupefiants", "drogues", "drogue", "drug use",
-        "drug offences", "drug offenses", "use of drugs", "drugs", "drug", "narcotics",
-        "cannabis",
-    ),
-    "Usage de stupéfiants (AFD)": (
-        "usage de stupefiants afd", "amende forfaitaire delictuelle", "amendes forfaitaires",
-        "amende forfaitaire", "afd", "drug fines", "fixed fines", "fixed penalty",
-        "on the spot fines",
-    ),
-    "Usage de stupéfiants (hors AFD)": (
-        "usage de stupefiants hors afd", "hors afd", "excluding afd", "excluding fines",
-        "without fines",
+        # (a) trafficking or use: "drugs" in a question is most often about use, the larger series.
+        "drugs", "drogues", "stupefiants", "narcotics", "cannabis", "drug offences",
+        "drug offenses",
+        "use of drugs",  # (c)
     ),
     "Violences physiques hors cadre familial": (
-        "violences physiques hors cadre familial", "violences hors cadre familial",
-        "hors cadre familial", "violences physiques", "coups et blessures", "agressions",
-        "agression", "assaults", "assault", "physical violence", "physical assaults",
-        "street violence", "non domestic violence", "violence outside the family",
+        # (a) in or outside the family: an "assault" is most often outside it.
+        "violences physiques", "physical violence", "coups et blessures", "assaults",
+        "physical assaults", "agressions",
     ),
-    "Violences physiques intrafamiliales": (
-        "violences physiques intrafamiliales", "violences intrafamiliales", "intrafamiliales",
-        "violences conjugales", "violences familiales", "violence conjugale",
-        "domestic violence", "domestic abuse", "family violence", "intimate partner violence",
-        "spousal abuse",
-    ),
-    "Violences sexuelles": (
-        "violences sexuelles", "violence sexuelle", "agressions sexuelles", "agression sexuelle",
-        "viols", "viol", "harcelement sexuel", "sexual violence", "sexual violences",
-        "sexual assaults", "sexual assault", "sexual offences", "sexual offenses",
-        "sex offences", "sex crimes", "rapes", "rape",
-    ),
-    "Vols avec armes": (
-        "vols avec armes", "vols avec arme", "vol avec arme", "vols a main armee",
-        "vol a main armee", "braquages", "braquage", "armed robberies", "armed robbery",
-        "armed thefts", "thefts with weapons", "robberies with weapons", "hold ups", "holdups",
-    ),
-    "Vols d'accessoires sur véhicules": (
-        "vols d accessoires sur vehicules", "vols d accessoires", "vol d accessoires",
-        "accessoires", "vehicle accessories", "car accessories", "vehicle parts",
-        "car parts", "accessory thefts", "thefts of accessories",
-    ),
-    "Vols dans les véhicules": (
-        "vols dans les vehicules", "vols dans les voitures", "vol dans les vehicules",
-        "vols dans des vehicules", "vols a la roulotte", "vol a la roulotte",
-        "thefts from vehicles", "theft from vehicles", "thefts from cars", "theft from cars",
-        "car break ins", "vehicle break ins", "thefts from motor vehicles",
-    ),
-    "Vols de véhicule": (
-        "vols de vehicules", "vols de vehicule", "vol de vehicule", "vol de vehicules",
-        "vols de voitures", "vols de voiture", "vol de voiture", "vols d automobiles",
-        "voitures volees", "vehicules voles", "vols de deux roues", "vols de motos",
-        "car thefts", "car theft", "vehicle thefts", "vehicle theft", "thefts of vehicles",
-        "theft of vehicles", "stolen cars", "stolen vehicles", "motor vehicle thefts",
-        "motor vehicle theft", "auto thefts", "auto theft", "carjackings", "car stealing",
-    ),
-    "Vols sans violence contre des personnes": (
-        "vols sans violence contre des personnes", "vols sans violence", "vol sans violence",
-        "vols a la tire", "vol a la tire", "pickpockets", "pickpocket", "pickpocketing",
-        "non violent thefts", "non violent theft", "thefts without violence",
-        "theft without violence", "pickpocketting", "larcenies", "larceny",
-    ),
-    "Vols violents sans arme": (
-        "vols violents sans arme", "vols violents", "vol violent", "vols avec violence",
-        "vols avec violences", "violent thefts", "violent theft", "muggings", "mugging",
-        "robberies without weapons", "violent robberies", "street robberies",
-    ),
+    "Vols sans violence contre des personnes": ("larceny", "larcenies"),  # (b) any theft
+    "Vols de véhicule": ("vehicules voles", "car stealing"),  # (c)
+    "Usage de stupéfiants (hors AFD)": ("without fines",),  # (c)
+    "Violences sexuelles": ("sexual offences", "sexual offenses", "sex offences"),  # (c)
 }
 # Equivalent labels in the 2024 nomenclature (when that is the edition served).
 LABELS_2024: dict[str, str] = {
@@ -461,14 +388,14 @@ def _tables() -> _Tables:
     for code, name in COUNTRY_NAMES.items():
         areas[("country", code)] = _AreaEntry("country", code, name, None)
     phrase_to_label = _catalog_phrases()
-    phrase_to_label.update(
-        (phrase, label) for label, phrases in INDICATOR_PHRASES.items() for phrase in phrases
-    )
+    phrase_to_label.update((_stemmed(phrase), label)
+                           for label, phrases in CHAT_INDICATOR_PHRASES.items()
+                           for phrase in phrases)
     return _Tables(
         areas=areas,
         alias_to_areas={a: tuple(dict.fromkeys(k)) for a, k in alias_map.items()},
         area_regex=_alternation(alias_map),
-        indicator_regex=_alternation(phrase_to_label),
+        indicator_regex=_inflected_alternation(phrase_to_label),
         phrase_to_label=phrase_to_label,
         ambiguous_regex=_alternation(AMBIGUOUS_WORDS),
         departments_by_region={r: tuple(sorted(c)) for r, c in by_region.items()},
@@ -476,21 +403,41 @@ def _tables() -> _Tables:
 
 
 def _catalog_phrases() -> dict[str, str]:
-    """Slugs, labels and aliases of the newest catalogue (folded) -> official label, except the
-    words the catalogue itself treats as too broad."""
-    try:
-        from oasis_mcp.data import indicators
+    """Slugs, labels and aliases of the newest catalogue (stemmed) -> official label, except
+    those it gives to several indicators ("drugs") and the words it treats as too broad."""
+    from oasis_mcp.data import indicators
 
-        entries = indicators.catalog()
-    except Exception:
-        return {}
-    phrases: dict[str, str] = {}
-    for ind in entries:
-        for name in (ind.slug.replace("-", " "), ind.label_fr, ind.label_en, *ind.aliases):
-            folded = fold(name)
-            if folded and folded not in AMBIGUOUS_WORDS:
-                phrases.setdefault(folded, ind.label_fr)
-    return phrases
+    labels: dict[str, set[str]] = {}
+    for ind in indicators.catalog():
+        for name in (ind.slug, ind.label_fr, ind.label_en, *ind.aliases):
+            labels.setdefault(_stemmed(fold(name)), set()).add(ind.label_fr)
+    broad = {_stemmed(word) for word in AMBIGUOUS_WORDS}
+    return {phrase: next(iter(found)) for phrase, found in labels.items()
+            if phrase and len(found) == 1 and phrase not in broad}
+
+
+def _stemmed(phrase: str) -> str:
+    """A folded phrase with each word without its plural -s/-x, as the tools' lookup compares."""
+    from oasis_mcp.data.lookup import stem
+
+    return " ".join(stem(word) for word in phrase.split())
+
+
+def _inflected_alternation(stemmed: Iterable[str]) -> re.Pattern[str]:
+    """Like :func:`_alternation`, for stemmed phrases: each word also matches the forms that stem
+    to it ("vol de vehicule" finds "vols de véhicules")."""
+    from oasis_mcp.data.lookup import stem
+
+    def forms(word: str) -> str:
+        found = [w for w in (word, word + "s", word + "x") if stem(w) == word]
+        if len(found) == 3:
+            return re.escape(word) + "[sx]?"
+        return "(?:" + "|".join(re.escape(w) for w in found) + ")"
+
+    ordered = sorted(set(stemmed), key=lambda p: (-len(p), p))
+    return re.compile(r"(?<![0-9a-z])(?:"
+                      + "|".join(" ".join(forms(w) for w in p.split()) for p in ordered)
+                      + r")(?![0-9a-z])")
 
 
 @lru_cache(maxsize=1)
@@ -572,7 +519,7 @@ def _read(question: str, last_year: int) -> _Reading:
     indicators: list[str] = []
     indicator_spans: list[tuple[int, int]] = []
     for m in tables.indicator_regex.finditer(text):
-        label = tables.phrase_to_label[m.group(0)]
+        label = tables.phrase_to_label[_stemmed(m.group(0))]
         if label not in indicators:
             indicators.append(label)
         masked = _mask(masked, m.start(), m.end())

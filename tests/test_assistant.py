@@ -559,6 +559,52 @@ def test_ranking_since_a_year_ranks_the_latest_year() -> None:
     assert [c.arguments.get("start_year") for c in calls[1:]] == [2016, 2016]
 
 
+# -- Indicator words: the catalogue's aliases, plus the chat's own few --------------------------
+
+
+def _unambiguous_aliases() -> list[tuple[str, str]]:
+    from collections import defaultdict
+
+    from oasis_mcp.data.indicators import catalog
+    from oasis_mcp.data.lookup import stem
+    from oasis_mcp.text import fold
+
+    owners: dict[str, set[str]] = defaultdict(set)
+    for ind in catalog():
+        for alias in ind.aliases:
+            owners[" ".join(stem(w) for w in fold(alias).split())].add(ind.slug)
+    return [(alias, ind.slug) for ind in catalog() for alias in ind.aliases
+            if len(owners[" ".join(stem(w) for w in fold(alias).split())]) == 1]
+
+
+@pytest.mark.parametrize(("alias", "slug"), _unambiguous_aliases())
+def test_every_catalogue_alias_is_understood(alias: str, slug: str) -> None:
+    """A word taught to the catalogue (for the tools) is known to the chat without more."""
+    assert plan(f"{alias} en Bretagne") == [ToolCall("get_history", {
+        "area": "Bretagne", "indicator": slug, "level": "region"})]
+
+
+def test_the_chat_phrases_are_not_catalogue_aliases_again() -> None:
+    from oasis_mcp.assistant import CHAT_INDICATOR_PHRASES, _catalog_phrases, _stemmed
+
+    catalogue = _catalog_phrases()
+    for label, phrases in CHAT_INDICATOR_PHRASES.items():
+        for phrase in phrases:
+            assert _stemmed(phrase) not in catalogue, (phrase, label)
+
+
+@pytest.mark.parametrize(
+    ("question", "slug"),
+    [("cambrioleur à Rennes", "burglary"), ("vol de moto en Corse", "vehicle-theft"),
+     ("Vols dans les voitures en Corse", "theft-from-vehicle"),
+     ("vol avec violence en Corse", "violent-theft-unarmed"),
+     ("thefts with weapons in Corsica", "armed-robbery"),
+     ("narcotics in Corsica", "drug-use"), ("véhicules volés en Corse", "vehicle-theft")],
+)
+def test_singular_and_plural_forms_are_both_read(question: str, slug: str) -> None:
+    assert [c.arguments["indicator"] for c in plan(question)] == [slug]
+
+
 # -- Follow-ups ---------------------------------------------------------------------------------
 
 HISTORY_EN = "How have burglaries evolved in Brittany?"
