@@ -7,7 +7,6 @@ messages.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -18,14 +17,11 @@ from oasis_app import answers
 from oasis_app.bridge import MCPBridge, ToolOutcome
 from oasis_app.charts import Chart
 from oasis_app.llm import ToolCallingAssistant
-from oasis_mcp.assistant import DEFAULT_LAST_YEAR, Plan, understand
-from oasis_mcp.text import fold
+from oasis_mcp.assistant import DEFAULT_LAST_YEAR, follow_up, understand
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION = 1000
-FOLLOW_UP_STARTS = ("et ", "and ", "what about ", "how about ", "same ", "meme ", "idem",
-                    "pareil ", "puis ", "then ")
 
 
 @dataclass
@@ -72,32 +68,15 @@ class ChatEngine:
         return turn
 
     def _ask_planner(self, question: str, history: Sequence[Mapping[str, str]] = ()) -> ChatTurn:
-        plan = self._follow_up(question, history) or understand(question,
-                                                                 last_year=self.last_year)
+        # "and in Normandy?", "et en 2030 ?": a short follow-up is read with the questions before.
+        previous = [m["content"] for m in history
+                    if m.get("role") == "user" and isinstance(m.get("content"), str)]
+        plan = (follow_up(question, previous, last_year=self.last_year)
+                or understand(question, last_year=self.last_year))
         outcomes = [self.bridge.call(call.name, call.arguments) for call in plan.calls]
         reply = answers.compose(plan, outcomes)
         return ChatTurn(question, plan.language, outcomes, reply.text, reply.figure,
                         plan.suggestions)
-
-    def _follow_up(self, question: str, history: Sequence[Mapping[str, str]]) -> Plan | None:
-        """"et en 2030 ?", "and in Normandy?": a short follow-up that starts like one is read
-        together with the previous question."""
-        if not _is_follow_up(question):
-            return None
-        chain: list[str] = []  # back to the last question that was not a follow-up
-        for message in reversed(history):
-            content = message.get("content")
-            if message.get("role") != "user" or not isinstance(content, str) or not content:
-                continue
-            chain.insert(0, content)
-            if not _is_follow_up(content) or len(chain) >= 3:
-                break
-        if not chain:
-            return None
-        combined = understand(" ".join([*chain, question]), last_year=self.last_year)
-        if not combined.calls:
-            return None
-        return dataclasses.replace(combined, question=question)
 
     def _ask_model(self, question: str, history: Sequence[Mapping[str, str]]) -> ChatTurn | None:
         assert self.llm is not None
@@ -107,8 +86,3 @@ class ChatEngine:
         language = understand(question, last_year=self.last_year).language
         chart = answers.chart_for(result.outcomes, language)
         return ChatTurn(question, language, result.outcomes, result.text, chart, mode="llm")
-
-
-def _is_follow_up(question: str) -> bool:
-    folded = fold(question)
-    return len(folded.split()) <= 8 and folded.startswith(FOLLOW_UP_STARTS)

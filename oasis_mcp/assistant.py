@@ -8,13 +8,15 @@ It recognises intents (history, forecast, ranking, comparison, model quality, li
 codes and aliases of regions and departments, plus France), indicators (official labels and common
 French and English words), years, ranges and horizons. When it cannot act (no indicator, nothing
 in scope, an ambiguous word), :func:`understand` returns no call and a short message saying what it
-can do, with example questions.
+can do, with example questions. :func:`follow_up` reads a short follow-up ("and in Normandy?",
+"compared to Normandy", "et en 2030 ?") with the questions before it.
 
 Pure and light: no data is loaded, no I/O; only the static geography and indicator tables are read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Iterable, Sequence
@@ -96,104 +98,31 @@ EN_WORDS = frozenset({
     "trend", "help", "hello", "hi", "thanks", "please", "why", "who"
 })
 
-# Indicator phrases (folded) -> official label of the 2025 nomenclature. Longest phrase wins.
-INDICATOR_PHRASES: dict[str, tuple[str, ...]] = {
-    "Cambriolages de logement": (
-        "cambriolages de logement", "cambriolage de logement", "cambriolages", "cambriolage",
-        "cambrioleurs", "cambriole", "burglaries", "burglary", "burglars", "home burglaries",
-        "house burglaries", "housebreaking", "house breaking", "break ins", "break in",
-        "breakins", "home invasions",
-    ),
-    "Destructions et dégradations volontaires": (
-        "destructions et degradations volontaires", "destructions et degradations",
-        "degradations volontaires", "degradations", "degradation", "destructions",
-        "vandalisme", "vandalism", "criminal damage", "property damage", "damage to property",
-        "tags et graffitis",
-    ),
-    "Escroqueries et fraudes aux moyens de paiement": (
-        "escroqueries et fraudes aux moyens de paiement", "escroqueries", "escroquerie",
-        "fraudes", "fraude", "arnaques", "arnaque", "fraud", "frauds", "scams", "scam",
-        "swindles", "swindling", "payment fraud", "card fraud", "fraude a la carte",
-    ),
-    "Homicides": ("homicides", "homicide", "meurtres", "meurtre", "murders", "murder", "killings"),
-    "Tentatives d'homicide": (
-        "tentatives d homicide", "tentative d homicide", "tentatives d homicides",
-        "tentatives de meurtre", "tentative de meurtre", "attempted homicides",
-        "attempted homicide", "attempted murders", "attempted murder", "murder attempts",
-    ),
-    "Trafic de stupéfiants": (
-        "trafic de stupefiants", "trafics de stupefiants", "trafic de drogue", "trafic de drogues",
-        "trafics de drogue", "narcotrafic", "deal", "dealers", "drug trafficking",
-        "drugs trafficking", "drug dealing", "drug traffic", "trafficking", "narcotics trafficking",
-    ),
+# Indicator words: the catalogue's slugs, labels and aliases (oasis_mcp.data.indicators, where a new
+# word is taught, for the tools and the chat alike), each word with or without a plural -s/-x as
+# the tools' lookup compares them; the longest phrase wins. Only these phrases (folded) are the
+# chat's own, each for one of these reasons:
+#  (a) the catalogue leaves it ambiguous, so a tool asks which indicator; a chat question is
+#      answered with the likelier one, and the answer names the indicator it used;
+#  (b) too loose for a tool argument, a fair guess in a chat that names the indicator it used;
+#  (c) as a catalogue alias, the lookup's partial matching (prefixes, single words) would make a
+#      generic word alone ("véhicules", "use", "without", "offences", "stealing") resolve to it.
+CHAT_INDICATOR_PHRASES: dict[str, tuple[str, ...]] = {
     "Usage de stupéfiants": (
-        "usage de stupefiants", "usages de stupefiants", "consommation de drogue",
-        "consommation de stupefiants", "stupefiants", "drogues", "drogue", "drug use",
-        "drug offences", "drug offenses", "use of drugs", "drugs", "drug", "narcotics",
-        "cannabis",
-    ),
-    "Usage de stupéfiants (AFD)": (
-        "usage de stupefiants afd", "amende forfaitaire delictuelle", "amendes forfaitaires",
-        "amende forfaitaire", "afd", "drug fines", "fixed fines", "fixed penalty",
-        "on the spot fines",
-    ),
-    "Usage de stupéfiants (hors AFD)": (
-        "usage de stupefiants hors afd", "hors afd", "excluding afd", "excluding fines",
-        "without fines",
+        # (a) trafficking or use: "drugs" in a question is most often about use, the larger series.
+        "drugs", "drogues", "stupefiants", "narcotics", "cannabis", "drug offences",
+        "drug offenses",
+        "use of drugs",  # (c)
     ),
     "Violences physiques hors cadre familial": (
-        "violences physiques hors cadre familial", "violences hors cadre familial",
-        "hors cadre familial", "violences physiques", "coups et blessures", "agressions",
-        "agression", "assaults", "assault", "physical violence", "physical assaults",
-        "street violence", "non domestic violence", "violence outside the family",
+        # (a) in or outside the family: an "assault" is most often outside it.
+        "violences physiques", "physical violence", "coups et blessures", "assaults",
+        "physical assaults", "agressions",
     ),
-    "Violences physiques intrafamiliales": (
-        "violences physiques intrafamiliales", "violences intrafamiliales", "intrafamiliales",
-        "violences conjugales", "violences familiales", "violence conjugale",
-        "domestic violence", "domestic abuse", "family violence", "intimate partner violence",
-        "spousal abuse",
-    ),
-    "Violences sexuelles": (
-        "violences sexuelles", "violence sexuelle", "agressions sexuelles", "agression sexuelle",
-        "viols", "viol", "harcelement sexuel", "sexual violence", "sexual violences",
-        "sexual assaults", "sexual assault", "sexual offences", "sexual offenses",
-        "sex offences", "sex crimes", "rapes", "rape",
-    ),
-    "Vols avec armes": (
-        "vols avec armes", "vols avec arme", "vol avec arme", "vols a main armee",
-        "vol a main armee", "braquages", "braquage", "armed robberies", "armed robbery",
-        "armed thefts", "thefts with weapons", "robberies with weapons", "hold ups", "holdups",
-    ),
-    "Vols d'accessoires sur véhicules": (
-        "vols d accessoires sur vehicules", "vols d accessoires", "vol d accessoires",
-        "accessoires", "vehicle accessories", "car accessories", "vehicle parts",
-        "car parts", "accessory thefts", "thefts of accessories",
-    ),
-    "Vols dans les véhicules": (
-        "vols dans les vehicules", "vols dans les voitures", "vol dans les vehicules",
-        "vols dans des vehicules", "vols a la roulotte", "vol a la roulotte",
-        "thefts from vehicles", "theft from vehicles", "thefts from cars", "theft from cars",
-        "car break ins", "vehicle break ins", "thefts from motor vehicles",
-    ),
-    "Vols de véhicule": (
-        "vols de vehicules", "vols de vehicule", "vol de vehicule", "vol de vehicules",
-        "vols de voitures", "vols de voiture", "vol de voiture", "vols d automobiles",
-        "voitures volees", "vehicules voles", "vols de deux roues", "vols de motos",
-        "car thefts", "car theft", "vehicle thefts", "vehicle theft", "thefts of vehicles",
-        "theft of vehicles", "stolen cars", "stolen vehicles", "motor vehicle thefts",
-        "motor vehicle theft", "auto thefts", "auto theft", "carjackings", "car stealing",
-    ),
-    "Vols sans violence contre des personnes": (
-        "vols sans violence contre des personnes", "vols sans violence", "vol sans violence",
-        "vols a la tire", "vol a la tire", "pickpockets", "pickpocket", "pickpocketing",
-        "non violent thefts", "non violent theft", "thefts without violence",
-        "theft without violence", "pickpocketting", "larcenies", "larceny",
-    ),
-    "Vols violents sans arme": (
-        "vols violents sans arme", "vols violents", "vol violent", "vols avec violence",
-        "vols avec violences", "violent thefts", "violent theft", "muggings", "mugging",
-        "robberies without weapons", "violent robberies", "street robberies",
-    ),
+    "Vols sans violence contre des personnes": ("larceny", "larcenies"),  # (b) any theft
+    "Vols de véhicule": ("vehicules voles", "car stealing"),  # (c)
+    "Usage de stupéfiants (hors AFD)": ("without fines",),  # (c)
+    "Violences sexuelles": ("sexual offences", "sexual offenses", "sex offences"),  # (c)
 }
 # Equivalent labels in the 2024 nomenclature (when that is the edition served).
 LABELS_2024: dict[str, str] = {
@@ -459,14 +388,14 @@ def _tables() -> _Tables:
     for code, name in COUNTRY_NAMES.items():
         areas[("country", code)] = _AreaEntry("country", code, name, None)
     phrase_to_label = _catalog_phrases()
-    phrase_to_label.update(
-        (phrase, label) for label, phrases in INDICATOR_PHRASES.items() for phrase in phrases
-    )
+    phrase_to_label.update((_stemmed(phrase), label)
+                           for label, phrases in CHAT_INDICATOR_PHRASES.items()
+                           for phrase in phrases)
     return _Tables(
         areas=areas,
         alias_to_areas={a: tuple(dict.fromkeys(k)) for a, k in alias_map.items()},
         area_regex=_alternation(alias_map),
-        indicator_regex=_alternation(phrase_to_label),
+        indicator_regex=_inflected_alternation(phrase_to_label),
         phrase_to_label=phrase_to_label,
         ambiguous_regex=_alternation(AMBIGUOUS_WORDS),
         departments_by_region={r: tuple(sorted(c)) for r, c in by_region.items()},
@@ -474,21 +403,41 @@ def _tables() -> _Tables:
 
 
 def _catalog_phrases() -> dict[str, str]:
-    """Slugs, labels and aliases of the newest catalogue (folded) -> official label, except the
-    words the catalogue itself treats as too broad."""
-    try:
-        from oasis_mcp.data import indicators
+    """Slugs, labels and aliases of the newest catalogue (stemmed) -> official label, except
+    those it gives to several indicators ("drugs") and the words it treats as too broad."""
+    from oasis_mcp.data import indicators
 
-        entries = indicators.catalog()
-    except Exception:
-        return {}
-    phrases: dict[str, str] = {}
-    for ind in entries:
-        for name in (ind.slug.replace("-", " "), ind.label_fr, ind.label_en, *ind.aliases):
-            folded = fold(name)
-            if folded and folded not in AMBIGUOUS_WORDS:
-                phrases.setdefault(folded, ind.label_fr)
-    return phrases
+    labels: dict[str, set[str]] = {}
+    for ind in indicators.catalog():
+        for name in (ind.slug, ind.label_fr, ind.label_en, *ind.aliases):
+            labels.setdefault(_stemmed(fold(name)), set()).add(ind.label_fr)
+    broad = {_stemmed(word) for word in AMBIGUOUS_WORDS}
+    return {phrase: next(iter(found)) for phrase, found in labels.items()
+            if phrase and len(found) == 1 and phrase not in broad}
+
+
+def _stemmed(phrase: str) -> str:
+    """A folded phrase with each word without its plural -s/-x, as the tools' lookup compares."""
+    from oasis_mcp.data.lookup import stem
+
+    return " ".join(stem(word) for word in phrase.split())
+
+
+def _inflected_alternation(stemmed: Iterable[str]) -> re.Pattern[str]:
+    """Like :func:`_alternation`, for stemmed phrases: each word also matches the forms that stem
+    to it ("vol de vehicule" finds "vols de véhicules")."""
+    from oasis_mcp.data.lookup import stem
+
+    def forms(word: str) -> str:
+        found = [w for w in (word, word + "s", word + "x") if stem(w) == word]
+        if len(found) == 3:
+            return re.escape(word) + "[sx]?"
+        return "(?:" + "|".join(re.escape(w) for w in found) + ")"
+
+    ordered = sorted(set(stemmed), key=lambda p: (-len(p), p))
+    return re.compile(r"(?<![0-9a-z])(?:"
+                      + "|".join(" ".join(forms(w) for w in p.split()) for p in ordered)
+                      + r")(?![0-9a-z])")
 
 
 @lru_cache(maxsize=1)
@@ -541,6 +490,7 @@ class _Reading:
     level_word: str | None  # "region" | "department" | None
     masked: str
     cities: list[tuple[str, str]]  # (city name, department code) read as their department
+    ranking: bool = False  # a follow-up asked for a level with no area ("and the departments?")
 
 
 def _has(text: str, words: Iterable[str]) -> bool:
@@ -569,7 +519,7 @@ def _read(question: str, last_year: int) -> _Reading:
     indicators: list[str] = []
     indicator_spans: list[tuple[int, int]] = []
     for m in tables.indicator_regex.finditer(text):
-        label = tables.phrase_to_label[m.group(0)]
+        label = tables.phrase_to_label[_stemmed(m.group(0))]
         if label not in indicators:
             indicators.append(label)
         masked = _mask(masked, m.start(), m.end())
@@ -725,7 +675,11 @@ def understand(
     """Read ``question`` and decide which tools to call. Never raises on text."""
     if not isinstance(question, str) or not fold(question[:MAX_QUESTION_CHARS]):
         return _help(question if isinstance(question, str) else "", "en", intent="help")
-    r = _read(question, last_year)
+    return _decide(question, _read(question, last_year), last_year, nomenclature)
+
+
+def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None) -> Plan:
+    """The plan for a reading of ``question`` (its own, or merged with earlier questions')."""
     t = r.masked
     ind = [indicator_argument(label, nomenclature) for label in r.indicators]
     tables = _tables()
@@ -801,7 +755,7 @@ def understand(
     # Ranking: "which region has the most…", "top 5 departments…".
     within_region = (len(r.areas) == 1 and r.areas[0].level == "region"
                      and level == "department")  # "… in the departments of Occitanie"
-    is_ranking = within_region or (_has(t, RANKING_WORDS) and not r.areas)
+    is_ranking = within_region or ((r.ranking or _has(t, RANKING_WORDS)) and not r.areas)
     if is_ranking:
         rank_level = level or "region"
         args = {"indicator": ind[0], "level": rank_level}
@@ -870,6 +824,168 @@ def understand(
     return Plan(question, r.language, intent, calls, measure=measure, notes=notes)
 
 
+# ------------------------------------------------------------------------------------------
+# Follow-up questions: "and in Normandy?", "et en 2030 ?", "compared to Normandy".
+
+MAX_FOLLOW_UP_WORDS = 8
+MAX_FOLLOW_UP_CHAIN = 4
+"""At most this many earlier questions are read with a follow-up (back to one that is not)."""
+FOLLOW_UP_OPENERS = ("et", "and", "what about", "how about", "same", "meme", "idem", "pareil",
+                     "puis", "then", "also", "aussi", "or", "ou")
+COMPARE_OPENERS = ("compare", "compared", "comparer", "comparez", "compares", "comparing",
+                   "comparaison", "comparison", "en comparaison", "in comparison", "par rapport",
+                   "versus", "vs", "against", "contre")
+# In a follow-up, these make what it names join what was asked before instead of replacing it:
+# "compared to Normandy" compares, "and in Normandy?" switches.
+JOIN_WORDS = (*COMPARE_WORDS, "compared", "comparee", "comparees", "par rapport", "face a",
+              "aussi", "also", "too", "as well", "egalement", "en plus")
+
+
+def follow_up(
+    question: str, previous: Sequence[str], *, last_year: int = DEFAULT_LAST_YEAR,
+    nomenclature: str | None = None,
+) -> Plan | None:
+    """The plan for ``question`` read as a follow-up of the ``previous`` questions (oldest
+    first), or None when it is not one (read it alone with :func:`understand`).
+
+    A follow-up is short and starts like one ("and in Normandy?", "et les violences sexuelles
+    ?", "what about 2030?", "compared to Normandy"), or cannot be answered alone but names a
+    place or a year ("Normandy?", "Brittany vs Normandy"). What it names replaces the same thing
+    in the question before, unless it asks to compare (see :func:`_follow`); the rest, and the
+    kind of question (history, forecast, ranking, list), is kept.
+
+        >>> [c.describe() for c in follow_up("and in Normandy?", ["Burglaries in Brittany"]).calls]
+        ["get_history(area='Normandie', indicator='burglary', level='region')"]
+    """
+    if not isinstance(question, str) or not _is_follow_up(question, last_year):
+        return None
+    chain: list[str] = []  # back to the last question that was not a follow-up
+    for earlier in reversed(previous):
+        if not isinstance(earlier, str) or not fold(earlier[:MAX_QUESTION_CHARS]):
+            continue
+        chain.insert(0, earlier)
+        if len(chain) >= MAX_FOLLOW_UP_CHAIN or not _is_follow_up(earlier, last_year):
+            break
+    if not chain:
+        return None
+    reading = _read(chain[0], last_year)
+    for text in [*chain[1:], question]:
+        reading = _follow(reading, _read(text, last_year), text, last_year)
+    result = _decide(question, reading, last_year, nomenclature)
+    if not result.calls and result.intent != "clarify":
+        return None
+    return result
+
+
+def _starts(folded: str, openers: Iterable[str]) -> bool:
+    return any(folded == o or folded.startswith(o + " ") for o in openers)
+
+
+def _is_follow_up(question: str, last_year: int) -> bool:
+    folded = fold(question[:MAX_QUESTION_CHARS])
+    words = folded.split()
+    if not words or len(words) > MAX_FOLLOW_UP_WORDS:
+        return False
+    if _starts(folded, FOLLOW_UP_OPENERS):
+        return True
+    r = _read(question, last_year)
+    alone = _decide(question, r, last_year, None)
+    if _starts(folded, COMPARE_OPENERS):  # "compared to Normandy", not "Compare X in A and B"
+        return not alone.calls or not (r.areas or r.country or r.level_word)
+    # "Normandy?", "2030 ?", "Brittany vs Normandy": nothing to answer alone, but a place or a
+    # year that the question before can complete ("What is the population of Bretagne?" is not).
+    return (len(words) <= 4 and not alone.calls and not _has(r.masked, OFF_TOPIC_WORDS)
+            and not _has(r.masked, HELP_WORDS) and bool(r.areas or r.country or r.years))
+
+
+@lru_cache(maxsize=1)
+def _forecast_regex() -> re.Pattern[str]:
+    return _alternation(FORECAST_WORDS)
+
+
+def _follow(base: _Reading, new: _Reading, question: str, last_year: int) -> _Reading:
+    """``base`` (the reading of the questions before) updated by the reading ``new`` of the
+    follow-up ``question``.
+
+    What the follow-up names replaces the same thing: an area or country ("and in Normandy?",
+    "et pour le Nord ?"), an indicator ("and sexual violence?"; a broad word such as "and
+    violence?" asks which one, for the same place), years ("and in 2030?"), a level ("and the
+    departments?": those of the region asked about, else a ranking of all). With a comparison
+    word ("compared to Normandy", "Brittany vs Normandy", "et par rapport à la Normandie",
+    "aussi") the areas or indicators named join the earlier ones instead. Everything else is
+    kept, including the words that made it a forecast, a ranking or a list.
+    """
+    tables = _tables()
+    joins = _has(new.masked, JOIN_WORDS)
+
+    indicators, ambiguous = base.indicators, base.ambiguous
+    if new.indicators:
+        indicators = list(dict.fromkeys([*base.indicators, *new.indicators] if joins
+                                        else new.indicators))
+        ambiguous = []
+    elif new.ambiguous:
+        indicators, ambiguous = [], new.ambiguous
+
+    areas, country, cities = base.areas, base.country, base.cities
+    ranking = base.ranking
+    # A level word that only said what the earlier area was ("le département du Nord") goes with
+    # it; one that asked for something ("les départements de Bretagne") stays.
+    level_word = base.level_word if base.level_word not in {a.level for a in base.areas} else None
+    if new.areas or new.country:
+        if joins:
+            def with_country(entries: list[_AreaEntry], code: str | None) -> list[_AreaEntry]:
+                return [*entries, tables.areas[("country", code)]] if code else entries
+
+            before = base.areas or with_country([], base.country)
+            areas = list(dict.fromkeys([*before, *with_country(new.areas, new.country)]))
+            country, cities = None, [*base.cities, *new.cities]
+        else:
+            areas, country, cities = new.areas, new.country, new.cities
+        level_word = new.level_word or level_word
+    elif _unknown_place(question):  # "and in Atlantis?": no longer the earlier area
+        areas, country, cities = [], None, []
+        level_word = new.level_word or level_word
+    elif new.level_word:
+        level_word = new.level_word
+        one_region = len(base.areas) == 1 and base.areas[0].level == "region"
+        departments = bool(base.areas) and all(a.level == "department" for a in base.areas)
+        if level_word == "department" and one_region:
+            pass  # the departments of that region
+        elif level_word == "region" and departments and not _has(new.masked, RANKING_WORDS):
+            # "and the region?" after a department: its region.
+            codes = [a.region_code for a in base.areas if a.region_code]
+            areas = list(dict.fromkeys(tables.areas[("region", c)] for c in codes
+                                       if ("region", c) in tables.areas))
+            country, cities = None, []
+        else:  # "and the regions?": all of them, ranked
+            areas, country, cities, ranking = [], None, [], True
+    else:
+        level_word = base.level_word
+
+    years, start_year, end_year = base.years, base.start_year, base.end_year
+    target_year, horizon, last_n = base.target_year, base.horizon, base.last_n
+    masked = base.masked
+    if new.years or new.horizon is not None or new.last_n is not None:
+        years, end_year, target_year = new.years, new.end_year, new.target_year
+        horizon, last_n = new.horizon, new.last_n
+        ahead = horizon is not None or max(years, default=0) > last_year
+        # "depuis 2016" then "et en 2030 ?": the history still starts in 2016.
+        start_year = new.start_year if new.start_year is not None or not ahead else start_year
+        # A year now says whether it is a forecast: "and in 2022?" after a forecast is history.
+        masked = _forecast_regex().sub(" ", masked)
+
+    counts = [sum(w in words for w in new.masked.split()) for words in (FR_WORDS, EN_WORDS)]
+    language: Language = base.language if counts[0] == counts[1] else (
+        "fr" if counts[0] > counts[1] else "en")
+    return dataclasses.replace(
+        base, text=base.text + new.text, language=language, indicators=indicators,
+        ambiguous=ambiguous, areas=areas, country=country, years=years, start_year=start_year,
+        end_year=end_year, target_year=target_year, horizon=horizon, last_n=last_n,
+        top_n=new.top_n or base.top_n, level_word=level_word, masked=masked + new.masked,
+        cities=cities, ranking=ranking,
+    )
+
+
 _PLACE_RE = re.compile(
     r"(?:\b(?:à|a|en|in|dans|au|aux|pour|for|at|of|de|du)\s+(?:le |la |les |l'|l’|the )?)"
     r"([A-ZÀ-Ý][\w'’-]{2,}(?:[ -][A-ZÀ-Ý][\w'’-]+)*)"
@@ -902,7 +1018,9 @@ def _close_area(name: str, level_word: str | None) -> _AreaEntry | None:
 
 
 def _ranking_year(r: _Reading, last_year: int) -> int | None:
-    year = r.target_year or r.end_year or (r.years[-1] if r.years else None)
+    # "since 2016" alone is not the year to rank: that is the latest (the tool's default).
+    year = r.target_year or r.end_year or next(
+        (y for y in reversed(r.years) if y != r.start_year), None)
     if year is None and r.horizon:
         year = last_year + min(r.horizon, MAX_HORIZON)
     if year is not None:

@@ -163,8 +163,14 @@ def test_short_follow_up_reads_the_previous_question(services: Services) -> None
         ("get_history", "Bretagne", "burglary"), ("forecast", "Bretagne", "burglary")]
     assert turn.question == "et en 2030 ?" and "2030" in turn.text
     history.append({"role": "user", "content": "et en 2030 ?"})
+    # A place alone switches to it, for the same indicator and the same forecast.
     turn = services.engine.ask("and in Normandy?", history)
-    assert {s.arguments.get("area") for s in turn.steps if s.name == "get_history"} == {
+    assert [(s.name, s.arguments["area"], s.arguments.get("horizon")) for s in turn.steps] == [
+        ("get_history", "Normandie", None), ("forecast", "Normandie", 5)]
+    assert turn.language == "en" and "Normandie" in turn.text
+    # Asking to compare adds it.
+    turn = services.engine.ask("compared to Normandy", history)
+    assert {s.arguments.get("area") for s in turn.steps if s.name == "forecast"} == {
         "Bretagne", "Normandie"}
     # Not a follow-up, or nothing before it: read on its own.
     assert services.engine.ask("Cambriolages en Corse", history).steps[0].arguments["area"] == (

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oasis_mcp.assistant import MAX_HORIZON, Plan, ToolCall, plan, understand
+from oasis_mcp.assistant import MAX_HORIZON, Plan, ToolCall, follow_up, plan, understand
 
 Call = tuple[str, dict[str, object]]
 
@@ -549,3 +549,203 @@ def test_misspelt_place_is_read_as_the_closest_area_and_says_so(
     assert [(c.name, c.arguments["area"], c.arguments["level"]) for c in result.calls] == [
         ("get_history", area, level)]
     assert any(area in note for note in result.notes)
+
+
+def test_ranking_since_a_year_ranks_the_latest_year() -> None:
+    calls = plan("Compare burglaries in Brittany and Normandy since 2016")
+    assert calls[0] == ToolCall("compare_regions", {
+        "indicator": "burglary", "level": "region", "areas": ["Bretagne", "Normandie"],
+        "measure": RATE})
+    assert [c.arguments.get("start_year") for c in calls[1:]] == [2016, 2016]
+
+
+# -- Indicator words: the catalogue's aliases, plus the chat's own few --------------------------
+
+
+def _unambiguous_aliases() -> list[tuple[str, str]]:
+    from collections import defaultdict
+
+    from oasis_mcp.data.indicators import catalog
+    from oasis_mcp.data.lookup import stem
+    from oasis_mcp.text import fold
+
+    owners: dict[str, set[str]] = defaultdict(set)
+    for ind in catalog():
+        for alias in ind.aliases:
+            owners[" ".join(stem(w) for w in fold(alias).split())].add(ind.slug)
+    return [(alias, ind.slug) for ind in catalog() for alias in ind.aliases
+            if len(owners[" ".join(stem(w) for w in fold(alias).split())]) == 1]
+
+
+@pytest.mark.parametrize(("alias", "slug"), _unambiguous_aliases())
+def test_every_catalogue_alias_is_understood(alias: str, slug: str) -> None:
+    """A word taught to the catalogue (for the tools) is known to the chat without more."""
+    assert plan(f"{alias} en Bretagne") == [ToolCall("get_history", {
+        "area": "Bretagne", "indicator": slug, "level": "region"})]
+
+
+def test_the_chat_phrases_are_not_catalogue_aliases_again() -> None:
+    from oasis_mcp.assistant import CHAT_INDICATOR_PHRASES, _catalog_phrases, _stemmed
+
+    catalogue = _catalog_phrases()
+    for label, phrases in CHAT_INDICATOR_PHRASES.items():
+        for phrase in phrases:
+            assert _stemmed(phrase) not in catalogue, (phrase, label)
+
+
+@pytest.mark.parametrize(
+    ("question", "slug"),
+    [("cambrioleur à Rennes", "burglary"), ("vol de moto en Corse", "vehicle-theft"),
+     ("Vols dans les voitures en Corse", "theft-from-vehicle"),
+     ("vol avec violence en Corse", "violent-theft-unarmed"),
+     ("thefts with weapons in Corsica", "armed-robbery"),
+     ("narcotics in Corsica", "drug-use"), ("véhicules volés en Corse", "vehicle-theft")],
+)
+def test_singular_and_plural_forms_are_both_read(question: str, slug: str) -> None:
+    assert [c.arguments["indicator"] for c in plan(question)] == [slug]
+
+
+# -- Follow-ups ---------------------------------------------------------------------------------
+
+HISTORY_EN = "How have burglaries evolved in Brittany?"
+HISTORY_FR = "Évolution des cambriolages en Bretagne depuis 2016"
+FORECAST_EN = "Forecast burglaries in Brittany until 2028"
+FORECAST_FR = "Prévision des cambriolages en Bretagne jusqu'en 2028"
+BZH, NORMANDY = H("Bretagne", "burglary", "region"), H("Normandie", "burglary", "region")
+BZH_2016 = H("Bretagne", "burglary", "region", start_year=2016)
+NORMANDY_2016 = H("Normandie", "burglary", "region", start_year=2016)
+BZH_F = F("Bretagne", "burglary", "region", horizon=3)
+NORMANDY_F = F("Normandie", "burglary", "region", horizon=3)
+BOTH = ["Bretagne", "Normandie"]
+
+# (earlier questions, follow-up, expected calls of the follow-up)
+FOLLOW_UPS: list[tuple[list[str], str, list[Call]]] = [
+    # A place alone switches to it: same indicator, same kind of question.
+    ([HISTORY_EN], "and in Normandy?", [NORMANDY]),
+    ([HISTORY_FR], "et en Normandie ?", [NORMANDY_2016]),
+    ([HISTORY_EN], "what about Occitanie?", [H("Occitanie", "burglary", "region")]),
+    ([HISTORY_EN], "and for Paris?", [H("Paris", "burglary", "department")]),
+    ([HISTORY_FR], "et pour le Nord ?", [H("Nord", "burglary", "department", start_year=2016)]),
+    ([HISTORY_EN], "Normandy?", [NORMANDY]),
+    ([HISTORY_EN], "and in France?", [H("France", "burglary", "country")]),
+    ([FORECAST_EN], "and in Normandy?", [NORMANDY, NORMANDY_F]),
+    ([FORECAST_FR], "et en Normandie ?", [NORMANDY, NORMANDY_F]),
+    ([FORECAST_EN], "what about Occitanie?",
+     [H("Occitanie", "burglary", "region"), F("Occitanie", "burglary", "region", horizon=3)]),
+    ([FORECAST_FR], "et pour le Nord ?",
+     [H("Nord", "burglary", "department"), F("Nord", "burglary", "department", horizon=3)]),
+    # Asking to compare adds the place.
+    ([HISTORY_EN], "compare with Normandy",
+     [C("burglary", "region", areas=BOTH, measure=RATE), BZH, NORMANDY]),
+    ([HISTORY_EN], "compared to Normandy",
+     [C("burglary", "region", areas=BOTH, measure=RATE), BZH, NORMANDY]),
+    ([HISTORY_EN], "Brittany vs Normandy",
+     [C("burglary", "region", areas=BOTH, measure=RATE), BZH, NORMANDY]),
+    ([HISTORY_FR], "et par rapport à la Normandie ?",
+     [C("burglary", "region", areas=BOTH, measure=RATE), BZH_2016, NORMANDY_2016]),
+    ([HISTORY_FR], "comparer avec la Normandie",
+     [C("burglary", "region", areas=BOTH, measure=RATE), BZH_2016, NORMANDY_2016]),
+    ([FORECAST_EN], "compared to Normandy", [BZH, BZH_F, NORMANDY, NORMANDY_F]),
+    ([FORECAST_EN], "Brittany vs Normandy", [BZH, BZH_F, NORMANDY, NORMANDY_F]),
+    ([FORECAST_FR], "et par rapport à la Normandie ?", [BZH, BZH_F, NORMANDY, NORMANDY_F]),
+    ([FORECAST_FR], "comparer avec la Normandie", [BZH, BZH_F, NORMANDY, NORMANDY_F]),
+    # An indicator switches the indicator, for the same place.
+    ([HISTORY_FR], "et les violences sexuelles ?",
+     [H("Bretagne", "sexual-violence", "region", start_year=2016)]),
+    ([FORECAST_EN], "and sexual violence?",
+     [H("Bretagne", "sexual-violence", "region"),
+      F("Bretagne", "sexual-violence", "region", horizon=3)]),
+    ([HISTORY_EN], "also sexual violence",
+     [BZH, H("Bretagne", "sexual-violence", "region")]),
+    # A year: history becomes a forecast (and back), the history's start is kept.
+    ([HISTORY_EN], "and in 2030?", [BZH, F("Bretagne", "burglary", "region", horizon=5)]),
+    ([HISTORY_FR], "et en 2030 ?", [BZH_2016, F("Bretagne", "burglary", "region", horizon=5)]),
+    ([FORECAST_EN], "and in 2022?", [H("Bretagne", "burglary", "region", start_year=2022,
+                                        end_year=2022)]),
+    ([HISTORY_EN], "what about the forecast?", [BZH, F("Bretagne", "burglary", "region")]),
+    # A level: the departments of the region asked about, the region of a department, or all.
+    ([HISTORY_EN], "and the departments?",
+     [C("burglary", "department",
+        areas=["Côtes-d'Armor", "Finistère", "Ille-et-Vilaine", "Morbihan"], measure=RATE)]),
+    ([HISTORY_FR], "et les départements ?",
+     [C("burglary", "department",
+        areas=["Côtes-d'Armor", "Finistère", "Ille-et-Vilaine", "Morbihan"], measure=RATE)]),
+    (["Cambriolages dans le département du Nord"], "et dans la région ?",
+     [H("Hauts-de-France", "burglary", "region")]),
+    ([HISTORY_EN], "and the regions?", [C("burglary", "region", measure=RATE)]),
+    # Follow-ups of other kinds of question keep their kind.
+    (["Which region has the most burglaries in 2024?"], "and sexual violence?",
+     [C("sexual-violence", "region", year=2024, measure=RATE)]),
+    (["Which region has the most burglaries in 2024?"], "and the departments?",
+     [C("burglary", "department", year=2024, measure=RATE)]),
+    (["Compare burglaries in Brittany and Normandy"], "and sexual violence?",
+     [C("sexual-violence", "region", areas=BOTH, measure=RATE),
+      H("Bretagne", "sexual-violence", "region"), H("Normandie", "sexual-violence", "region")]),
+    (["Liste des départements de Bretagne"], "et en Normandie ?",
+     [L(level="department", region="Normandie")]),
+    (["How accurate are your forecasts?"], "and for departments?", [M(level="department")]),
+    # A chain of follow-ups.
+    ([HISTORY_EN, "and in Normandy?", "and in 2030?"], "and sexual violence?",
+     [H("Normandie", "sexual-violence", "region"),
+      F("Normandie", "sexual-violence", "region", horizon=5)]),
+]
+
+
+@pytest.mark.parametrize(("previous", "question", "expected"), FOLLOW_UPS,
+                         ids=[f"{p[-1][:25]}|{q}" for p, q, _ in FOLLOW_UPS])
+def test_follow_up(previous: list[str], question: str, expected: list[Call]) -> None:
+    result = follow_up(question, previous)
+    assert result is not None and result.question == question
+    assert [(c.name, c.arguments) for c in result.calls] == expected
+
+
+@pytest.mark.parametrize(
+    ("previous", "question", "language"),
+    [([HISTORY_EN], "et en Normandie ?", "fr"), ([HISTORY_FR], "and in Normandy?", "en"),
+     ([HISTORY_FR], "Normandie ?", "fr"), ([HISTORY_EN], "Brittany vs Normandy", "en")],
+)
+def test_follow_up_answers_in_the_language_it_is_asked_in(
+    previous: list[str], question: str, language: str
+) -> None:
+    result = follow_up(question, previous)
+    assert result is not None and result.language == language
+
+
+@pytest.mark.parametrize(("question", "word"), [("and violence?", "violence"),
+                                                ("et les vols ?", "vols")])
+def test_follow_up_with_a_broad_word_asks_which_indicator_for_the_same_place(
+    question: str, word: str
+) -> None:
+    result = follow_up(question, [HISTORY_EN])
+    assert result is not None and (result.intent, result.calls) == ("clarify", [])
+    assert word in result.message
+    assert result.suggestions and all("Bretagne" in s for s in result.suggestions)
+    assert all(plan(s) for s in result.suggestions)
+
+
+def test_follow_up_to_an_unknown_place_does_not_keep_the_earlier_one() -> None:
+    result = follow_up("and in Atlantis?", [HISTORY_EN])
+    assert result is not None
+    assert [c.arguments["area"] for c in result.calls] == ["France"]
+    assert any("Atlantis" in note for note in result.notes)
+
+
+@pytest.mark.parametrize(
+    ("previous", "question"),
+    [([], "and in Normandy?"),  # nothing to follow
+     ([HISTORY_EN], "Cambriolages en Corse"),  # a question of its own
+     (["Sexual violence in Occitanie"], "Compare burglaries in Brittany and Normandy"),
+     ([HISTORY_EN], "Bonjour"),
+     ([HISTORY_EN], "What is the population of Bretagne?"),
+     ([HISTORY_EN], "What's the weather in Lyon?"),
+     (["Who won the world cup?"], "and in Normandy?")],  # nothing answerable either way
+)
+def test_not_a_follow_up(previous: list[str], question: str) -> None:
+    assert follow_up(question, previous) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=6), st.lists(st.text(max_size=60), max_size=3))
+def test_follow_up_never_raises(words: list[str], previous: list[str]) -> None:
+    result = follow_up(" ".join(["and", *words]), [*previous, HISTORY_EN])
+    assert result is None or result.calls or result.message

@@ -248,6 +248,13 @@ def test_every_label_of_the_real_files_is_known(pattern: str, real_data_dir: Pat
         ("car break-ins", "theft-from-vehicle"),
         ("vols d'accessoires", "vehicle-accessory-theft"),
         ("Residential burglary", "burglary"),
+        # Phrases that used to fall on a partial match of the wrong indicator.
+        ("vols avec violence", "violent-theft-unarmed"),
+        ("thefts with weapons", "armed-robbery"),
+        ("vols dans les voitures", "theft-from-vehicle"),
+        ("theft of vehicles", "vehicle-theft"),
+        ("harcèlement sexuel", "sexual-violence"),
+        ("dealers", "drug-trafficking"),
     ],
 )
 def test_resolve_indicator(query: str, slug: str) -> None:
@@ -261,6 +268,7 @@ def test_resolve_indicator(query: str, slug: str) -> None:
         ("stupéfiants", {"drug-trafficking", "drug-use", "drug-use-afd", "drug-use-non-afd"}),
         ("drugs", {"drug-trafficking", "drug-use"}),
         ("drogue", {"drug-trafficking", "drug-use"}),
+        ("narcotics", {"drug-trafficking", "drug-use"}),
         ("assault", {"physical-violence-non-family", "domestic-physical-violence"}),
         ("violences physiques", {"physical-violence-non-family", "domestic-physical-violence"}),
         ("usage", {"drug-use", "drug-use-afd", "drug-use-non-afd"}),
@@ -277,7 +285,8 @@ def test_ambiguous_indicators(query: str, slugs: set[str]) -> None:
         assert resolve_indicator(suggestion).label_fr == suggestion
 
 
-@pytest.mark.parametrize("query", ["vols", "violences", "theft", "vehicle"])
+@pytest.mark.parametrize("query", ["vols", "violences", "theft", "vehicle", "thefts", "robberies",
+                                   "véhicules", "weapons", "without", "use"])
 def test_generic_words_are_ambiguous(query: str) -> None:
     with pytest.raises(AmbiguousNameError) as info:
         resolve_indicator(query)

@@ -8,9 +8,14 @@ Lookups (:func:`resolve_indicator`) accept a slug, the official French label, th
 a common alias (French or English), folded (case, accents, hyphens). The first matching tier of
 :class:`oasis_mcp.data.lookup.Tier` wins: an exact name beats a partial one ("Homicides" and
 "homicide" are Homicides, not "Tentatives d'homicide"). Generic words naming several indicators are
-deliberately ambiguous: "drugs"/"drogue"/"stupéfiants" (trafficking vs use: different things, both
-counting persons implicated), "assault"/"coups et blessures" in the 2025 edition (in or outside
-the family), "violences", "vols"/"theft"/"robbery".
+deliberately ambiguous: "drugs"/"drogue"/"narcotics"/"stupéfiants" (trafficking vs use: different
+things, both counting persons implicated), "assault"/"coups et blessures" in the 2025 edition (in or
+outside the family), "violences", "vols"/"theft"/"robbery".
+
+The aliases are also the chat planner's vocabulary (:mod:`oasis_mcp.assistant` finds them in free
+text): a new common word is taught here, once. As the lookup also matches prefixes and single words
+of aliases, an alias must not make a generic word resolve on its own ("véhicules volés" would make
+"véhicules" vehicle theft; such phrases stay in the planner).
 """
 
 from __future__ import annotations
@@ -110,38 +115,52 @@ def _indicators(edition: Edition, rows: Iterable[tuple]) -> tuple[Indicator, ...
 # -- Aliases shared by both editions -------------------------------------------------------------
 
 _A_BURGLARY = ("cambriolages", "cambriolage", "burglaries", "house burglaries", "home burglaries",
-               "residential burglaries", "break-ins", "break-in", "housebreaking")
+               "residential burglaries", "break-ins", "break-in", "breakins", "housebreaking",
+               "house-breaking", "cambrioleurs", "cambriolé", "burglars", "home invasions")
 _A_VANDALISM = ("vandalism", "vandalisme", "dégradations", "destructions", "criminal damage",
-                "property damage", "damage")
+                "property damage", "damage to property", "damage", "tags et graffitis")
 _A_FRAUD = ("fraud", "frauds", "fraude", "fraudes", "escroqueries", "escroquerie", "arnaques",
-            "scams", "swindles", "payment fraud", "card fraud", "fraude à la carte bancaire")
+            "scams", "swindles", "swindling", "payment fraud", "card fraud",
+            "fraude à la carte bancaire")
 _A_HOMICIDE = ("homicide", "meurtres", "meurtre", "murders", "murder", "killings")
 _A_ATTEMPT = ("tentatives d'homicide", "tentatives d'homicides", "tentatives de meurtre",
-              "attempted murders", "attempted murder", "attempted homicides")
-_A_TRAFFICKING = ("trafic de drogue", "trafic de drogues", "drug dealing", "dealing",
-                  "drug trafficking", "narcotrafic", "drugs", "drogue", "drogues")
+              "attempted murders", "attempted murder", "attempted homicides", "murder attempts")
+_A_TRAFFICKING = ("trafic de drogue", "trafic de drogues", "drug dealing", "dealing", "deal",
+                  "dealers", "drug trafficking", "drug traffic", "trafficking",
+                  "narcotics trafficking", "narcotrafic", "drugs", "drogue", "drogues",
+                  "narcotics")
 _A_USE = ("usage de drogue", "usage de drogues", "consommation de drogue",
-          "consommation de stupéfiants", "drug consumption", "drugs", "drogue", "drogues")
+          "consommation de stupéfiants", "drug consumption", "drugs", "drogue", "drogues",
+          "narcotics")
 # Generic words for physical violence: ambiguous between the two 2025 indicators.
 _A_PHYSICAL = ("physical violence", "violences physiques", "assault", "assaults",
                "coups et blessures", "coups et blessures volontaires")
+_A_NON_FAMILY = ("non-domestic violence", "violence outside the family", "street violence",
+                 "violences hors cadre familial", "hors cadre familial")
 _A_SEXUAL = ("sexual violence", "sexual violences", "sexual assaults", "sexual assault",
-             "sex crimes", "viols", "viol", "rape", "rapes", "agressions sexuelles")
+             "sex crimes", "viols", "viol", "rape", "rapes", "agressions sexuelles",
+             "harcèlement sexuel")
 _A_DOMESTIC = ("domestic violence", "family violence", "violences conjugales",
-               "violences familiales", "violences intrafamiliales", "intimate partner violence",
-               "VIF")
+               "violences familiales", "violences intrafamiliales", "intrafamiliales",
+               "intimate partner violence", "domestic abuse", "spousal abuse", "VIF")
 _A_ARMED = ("armed robbery", "armed robberies", "vols à main armée", "braquages", "braquage",
-            "holdups", "hold-ups")
-_A_ACCESSORY = ("vols d'accessoires", "theft of vehicle parts", "car parts theft",
-                "vehicle accessory thefts")
-_A_FROM_VEHICLE = ("vols à la roulotte", "theft from cars", "theft from car", "car break-ins",
-                   "thefts from vehicles")
-_A_VEHICLE = ("car thefts", "car theft", "vols de voitures", "vols de voiture", "stolen cars",
-              "vehicle thefts", "auto theft", "motor vehicle theft")
-_A_NON_VIOLENT = ("pickpocketing", "pickpockets", "vols à la tire", "vols simples",
-                  "non-violent thefts", "non-violent theft")
-_A_VIOLENT = ("vols violents", "muggings", "mugging", "street robbery", "unarmed robbery",
-              "violent thefts", "violent theft")
+            "holdups", "hold-ups", "armed thefts", "thefts with weapons", "robberies with weapons")
+_A_ACCESSORY = ("vols d'accessoires", "accessoires", "theft of vehicle parts", "car parts theft",
+                "vehicle accessory thefts", "accessory thefts", "thefts of accessories",
+                "vehicle accessories", "car accessories", "vehicle parts", "car parts")
+_A_FROM_VEHICLE = ("vols à la roulotte", "vols dans les voitures", "vols dans des véhicules",
+                   "theft from cars", "theft from car", "car break-ins", "vehicle break-ins",
+                   "thefts from vehicles", "thefts from motor vehicles")
+_A_VEHICLE = ("car thefts", "car theft", "vols de voitures", "vols de voiture",
+              "vols d'automobiles", "voitures volées", "vols de deux-roues", "vols de motos",
+              "stolen cars", "stolen vehicles", "vehicle thefts", "thefts of vehicles",
+              "auto theft", "motor vehicle theft", "carjackings")
+_A_NON_VIOLENT = ("pickpocketing", "pickpocketting", "pickpockets", "vols à la tire",
+                  "vols simples", "vols sans violence", "non-violent thefts", "non-violent theft",
+                  "thefts without violence")
+_A_VIOLENT = ("vols violents", "vols avec violence", "muggings", "mugging", "street robbery",
+              "street robberies", "violent robberies", "robberies without weapons",
+              "unarmed robbery", "violent thefts", "violent theft")
 
 CATALOG_2025: tuple[Indicator, ...] = _indicators("2025", (
     ("burglary", "Cambriolages de logement", "Residential burglary", "Infraction", "dwellings",
@@ -159,14 +178,15 @@ CATALOG_2025: tuple[Indicator, ...] = _indicators("2025", (
      (*_MIS_EN_CAUSE, "Total of the AFD and non-AFD series."), _A_USE),
     ("drug-use-afd", "Usage de stupéfiants (AFD)", "Drug use (fixed fine, AFD)", "Mis en cause",
      _POP, _MIS_EN_CAUSE + _AFD_SPLIT,
-     ("AFD", "amende forfaitaire délictuelle", "drug use fines", "drug use fixed fines",
-      "drug fines")),
+     ("AFD", "amende forfaitaire délictuelle", "amende forfaitaire", "drug use fines",
+      "drug use fixed fines", "drug fines", "fixed fines", "fixed penalty", "on-the-spot fines")),
     ("drug-use-non-afd", "Usage de stupéfiants (hors AFD)", "Drug use (other than fixed fines)",
      "Mis en cause", _POP, _MIS_EN_CAUSE + _AFD_SPLIT,
-     ("hors AFD", "drug use without fixed fine", "drug use excluding fines")),
+     ("hors AFD", "excluding AFD", "drug use without fixed fine", "drug use excluding fines",
+      "excluding fines")),
     ("physical-violence-non-family", "Violences physiques hors cadre familial",
      "Physical violence outside the family", "Victime", _POP, _PHYSICAL_2025,
-     ("non-domestic violence", "violence outside the family", *_A_PHYSICAL)),
+     (*_A_NON_FAMILY, *_A_PHYSICAL)),
     ("domestic-physical-violence", "Violences physiques intrafamiliales",
      "Domestic physical violence", "Victime", _POP, _PHYSICAL_2025 + _REPORTING_RISE,
      (*_A_DOMESTIC, *_A_PHYSICAL, "coups et blessures intrafamiliaux")),
@@ -188,8 +208,8 @@ CATALOG_2025: tuple[Indicator, ...] = _indicators("2025", (
 CATALOG_2024: tuple[Indicator, ...] = _indicators("2024", (
     ("assault-other", "Autres coups et blessures volontaires",
      "Other intentional assault (outside the family)", "Victime", _POP, _ASSAULT_2024,
-     ("non-domestic violence", "violence outside the family", "autres coups et blessures",
-      "physical violence outside the family", "physical-violence-non-family")),
+     (*_A_NON_FAMILY, "autres coups et blessures", "physical violence outside the family",
+      "physical-violence-non-family")),
     ("burglary", "Cambriolages de logement", "Residential burglary", "Infraction", "dwellings",
      _BURGLARY, _A_BURGLARY),
     ("assault", "Coups et blessures volontaires", "Intentional assault", "Victime", _POP,
