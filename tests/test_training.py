@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("sklearn")
 
+from forecast_checks import fan_violations
+
 from training.backtest import Protocol, run_candidate
 from training.data import Panel
-from training.intervals import conformal_quantile, sequential_intervals
+from training.intervals import (
+    conformal_quantile,
+    forecast_bounds,
+    horizon_quantiles,
+    nest_bounds,
+    sequential_intervals,
+)
 from training.metrics import coverage, mae, mase, msis, naive_scale, pooled_r2, rmse, smape
 from training.models.global_ml import GlobalModel
 from training.models.simple import Drift, Naive, SharedTrend
@@ -70,6 +82,112 @@ def test_sequential_intervals_use_only_earlier_outcomes() -> None:
     # cutoff 2019, h=1: calibrated on 2017 (|e|=0) and 2018 (|e|=4), never on its own error 90
     assert out["hi_95"][2] == pytest.approx(14.0)
     assert np.isinf(out["hi_95"][0])  # nothing before the first cutoff
+
+
+def _bounds_frame(point: np.ndarray, widths: dict[str, np.ndarray], calibrated: int = 2,
+                  first_year: int = 2026, den: float = 50_000.0) -> pd.DataFrame:
+    """The final-forecast bounds of ``point`` as a forecasts.csv-like frame (unrounded)."""
+    bounds = {lvl: forecast_bounds(point, w, calibrated) for lvl, w in widths.items()}
+    bounds["95"] = nest_bounds(bounds["80"], bounds["95"])
+    n, k = point.shape
+    frame = pd.DataFrame({"level": "department", "area": np.repeat(np.arange(n).astype(str), k),
+                          "indicator": "x", "year": np.tile(first_year + np.arange(k), n),
+                          "count": point.ravel()})
+    for lvl, (lo, hi) in bounds.items():
+        frame[f"lo_{lvl}"], frame[f"hi_{lvl}"] = lo.ravel(), hi.ravel()
+    frame["rate_100k"] = frame["count"] / den * 1e5
+    for col in ("lo_80", "hi_80", "lo_95", "hi_95"):
+        frame[f"rate_100k_{col}"] = frame[col] / den * 1e5
+    return frame
+
+
+def test_forecast_bounds_keep_the_calibrated_horizons_additive() -> None:
+    point = np.array([[100.0, 90.0, 80.0, 70.0, 60.0], [3.0, 2.0, 2.0, 2.0, 2.0]])
+    width = np.array([[10.0, 20.0, 30.0, 40.0, 50.0], [2.0, 3.0, 4.0, 5.0, 6.0]])
+    lo, hi = forecast_bounds(point, width, calibrated=2)
+    np.testing.assert_array_equal(lo[:, :2], np.clip(point[:, :2] - width[:, :2], 0, None))
+    np.testing.assert_array_equal(hi[:, :2], point[:, :2] + width[:, :2])
+    # beyond: the extrapolated upper width; the lower side widens by the same factor on the
+    # log scale from the calibrated lower bound, and 0 stays 0
+    g2, g3 = 110 / 90, 1 + 30 / 80
+    assert hi[0, 2] == pytest.approx(80 * g3)
+    assert lo[0, 2] == pytest.approx(80 * (70 / 90) * g2 / g3)
+    assert (lo[1, 1:] == 0).all()
+
+
+def test_forecast_bounds_lower_bound_does_not_step_up_after_the_calibrated_horizons() -> None:
+    # The old rule switched from additive (h <= 2) to log-scale (h >= 3) lower bounds:
+    # 10 - 8 = 2 in year 2, then 10 / (1 + 9 / 10) = 5.3 in year 3.
+    point = np.full((1, 5), 10.0)
+    width = np.array([[5.0, 8.0, 9.0, 10.0, 11.0]])
+    lo, hi = forecast_bounds(point, width, calibrated=2)
+    assert lo[0, 1] == pytest.approx(2.0)
+    assert lo[0, 2] <= lo[0, 1]
+    assert (np.diff(lo[0]) <= 0).all() and (np.diff(hi[0]) >= 0).all()
+    assert (lo > 0).all()  # a positive lower bound stays positive
+
+
+def test_forecast_bounds_upper_ratio_never_falls_when_the_point_grows_fast() -> None:
+    point = np.array([[10.0, 20.0, 40.0, 80.0, 160.0]])
+    width = np.array([[4.0, 5.0, 6.0, 7.0, 8.0]])  # 1 + w/p falls: 1.25 … 1.05
+    lo, hi = forecast_bounds(point, width, calibrated=2)
+    ratio_hi, ratio_lo = hi[0] / point[0], lo[0] / point[0]
+    assert ratio_hi[2:] == pytest.approx([1.25, 1.25, 1.25])
+    assert ratio_lo[2:] == pytest.approx([0.75, 0.75, 0.75])
+
+
+def test_forecast_bounds_zero_and_small_points() -> None:
+    point = np.array([[0.0, 0.0, 0.0, 0.0, 0.0], [0.4, 0.3, 0.0, 0.2, 0.1],
+                      [0.6, 0.5, 0.5, 0.5, 0.5]])
+    width = np.tile([1.0, 1.5, 2.0, 2.5, 3.0], (3, 1))
+    lo, hi = forecast_bounds(point, width, calibrated=2)
+    assert (lo == 0).all()  # every calibrated lower bound reached 0, so later ones stay at 0
+    np.testing.assert_allclose(hi[0], width[0])  # a zero point: [0, width]
+    assert hi[1, 2] == pytest.approx(2.0) and hi[1, 3] == pytest.approx(0.2 + 2.5)
+    assert (hi >= point).all() and np.isfinite(hi).all()
+    # an infinite width (no calibration residuals) gives [0, inf), not NaN
+    lo, hi = forecast_bounds(np.full((1, 4), 5.0), np.array([[1.0, 2.0, np.inf, np.inf]]), 2)
+    assert lo[0, 2:].tolist() == [0.0, 0.0] and np.isinf(hi[0, 2:]).all()
+
+
+def test_forecast_bounds_nest_the_levels_even_when_extrapolations_cross() -> None:
+    # quantile steps that cross beyond h=2: 95 % grows slowly, 80 % fast
+    q = {"80": np.array([1.0, 2.0, 3.0, 4.0, 5.0]), "95": np.array([3.0, 3.1, 3.2, 3.3, 3.4])}
+    point = np.array([[50.0, 52.0, 54.0, 56.0, 58.0]])
+    scale = np.array([10.0])
+    frame = _bounds_frame(point, {lvl: np.outer(scale, qs) for lvl, qs in q.items()})
+    assert fan_violations(frame, 2028, slack=1e-9) == []
+    assert (frame["hi_95"] >= frame["hi_80"]).all() and (frame["lo_95"] <= frame["lo_80"]).all()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_forecast_bounds_never_narrow_on_random_series(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 400
+    base = np.exp(rng.uniform(-2, 12, n))
+    base[rng.random(n) < 0.05] = 0.0
+    growth = np.exp(np.cumsum(rng.normal(0, 0.15, (n, 5)), axis=1))
+    point = base[:, None] * growth
+    point[rng.random((n, 5)) < 0.02] = 0.0
+    # residuals of two backtested horizons, then the widths exactly as the pipeline builds them
+    horizon = np.repeat([1, 2], 300)
+    y_pred = np.full(600, 100.0)
+    y_true = y_pred + rng.normal(0, 1, 600) * np.where(horizon == 1, 8, 14)
+    q = horizon_quantiles(horizon, y_true, y_pred, np.full(600, 10.0), 5)
+    scale = 0.1 * base + np.sqrt(base + 1)
+    frame = _bounds_frame(point, {lvl: np.outer(scale, qs) for lvl, qs in q.items()})
+    assert fan_violations(frame, 2028, slack=1e-9) == []
+
+
+def test_committed_forecasts_never_narrow_beyond_the_calibrated_horizons() -> None:
+    art = Path(__file__).resolve().parents[1] / "artifacts"
+    if not (art / "forecasts.csv.gz").is_file():
+        pytest.skip("no committed artifacts")
+    metrics = json.loads((art / "metrics.json").read_text())
+    fc = pd.read_csv(art / "forecasts.csv.gz", dtype={"area": str})
+    first_extrapolated = metrics["last_year"] + max(metrics["protocol"]["horizons"]) + 1
+    assert first_extrapolated <= fc["year"].max()
+    assert fan_violations(fc, first_extrapolated) == []
 
 
 def _toy_panel(seed: int = 0) -> Panel:

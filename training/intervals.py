@@ -6,6 +6,10 @@ one quantile per horizon fits series of every size. For the forecasts of a cutof
 ``h``, the quantile is taken only over residuals whose target year is <= ``c`` (i.e. from earlier
 cutoffs, including calibration-only cutoffs before the first evaluated one): no evaluated outcome
 ever sets its own interval width. Lower bounds are clipped at 0.
+
+The final forecasts (:func:`forecast_bounds`) keep these additive intervals at the backtested
+horizons and grow them beyond, with widths extrapolated by :func:`horizon_quantiles`, so that
+relative to the point they never narrow as the horizon grows.
 """
 
 from __future__ import annotations
@@ -80,8 +84,7 @@ def horizon_quantiles(
     """Quantiles per horizon 1..max_horizon from all residuals, for the final forecasts.
 
     Horizons beyond those backtested are extrapolated linearly from the last two (never narrower);
-    the final forecasts use those widths symmetrically on the log scale (lower bound
-    ``point / (1 + width / point)``), since an additive interval that wide would reach zero.
+    :func:`forecast_bounds` turns them into bounds.
     """
     score = np.abs(y_true - y_pred) / np.asarray(scale, float)
     seen = sorted(int(h) for h in np.unique(horizon))
@@ -95,3 +98,54 @@ def horizon_quantiles(
             for h in range(1, max_horizon + 1)
         ]
     return result
+
+
+def forecast_bounds(
+    point: np.ndarray, width: np.ndarray, calibrated: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of the final forecasts, for one interval level.
+
+    ``point`` and ``width`` are (n_series, n_horizons) arrays for horizons 1, 2, …; ``width`` is
+    the half-width ``q_h * scale``. Horizons 1..``calibrated`` (the backtested ones) get the
+    calibrated, additive interval ``[max(point - width, 0), point + width]``, unchanged.
+
+    Beyond them the widths are extrapolated, and the interval grows from the last calibrated one
+    instead of switching form (an additive-then-log switch would let the lower bound step up).
+    With ``G_h = hi_h / point_h``:
+
+    - upper: ``G_h = max(G_{h-1}, 1 + width_h / point_h)``: the extrapolated width, never
+      narrower relative to the point than the year before;
+    - lower: ``lo_h / point_h = (lo_{h-1} / point_{h-1}) * G_{h-1} / G_h``: on the log scale the
+      lower side widens by as much as the upper side, starting from the calibrated lower bound.
+      A positive lower bound stays positive; one that reached 0 stays at 0.
+
+    So both ratios to the point are monotone in the horizon (the fan never narrows). A zero
+    point gets ``[0, width]`` and, at the next positive point, the ratios restart from a lower
+    bound of 0 and the extrapolated upper width.
+    """
+    p = np.asarray(point, float)
+    w = np.asarray(width, float)
+    lo = np.empty_like(p)
+    hi = np.empty_like(p)
+    k = min(max(calibrated, 1), p.shape[1])  # horizon 1 is additive in any case
+    lo[:, :k] = np.clip(p[:, :k] - w[:, :k], 0, None)
+    hi[:, :k] = p[:, :k] + w[:, :k]
+    for j in range(k, p.shape[1]):
+        pos, prev = p[:, j] > 0, p[:, j - 1] > 0
+        both = pos & prev
+        safe_p = np.where(pos, p[:, j], 1.0)
+        safe_prev = np.where(prev, p[:, j - 1], 1.0)
+        g_prev = hi[:, j - 1] / safe_prev
+        g = np.where(both, np.maximum(g_prev, 1 + w[:, j] / safe_p), 1 + w[:, j] / safe_p)
+        with np.errstate(invalid="ignore"):  # g >= g_prev; an infinite width takes lo to 0
+            shrink = np.where(np.isfinite(g), g_prev / g, 0.0)
+        r_lo = np.where(both, lo[:, j - 1] / safe_prev * shrink, 0.0)
+        hi[:, j] = np.where(pos, p[:, j] * g, w[:, j])
+        lo[:, j] = np.where(pos, p[:, j] * r_lo, 0.0)
+    return lo, hi
+
+
+def nest_bounds(inner: tuple[np.ndarray, np.ndarray],
+                outer: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The outer (95 %) interval widened where needed to contain the inner (80 %) one."""
+    return np.minimum(outer[0], inner[0]), np.maximum(outer[1], inner[1])

@@ -35,6 +35,7 @@ def leaderboard(block: dict[str, Any]) -> list[str]:
 
 def render(metrics: dict[str, Any]) -> str:
     p = metrics["protocol"]
+    last_h = max(p["horizons"])  # the last backtested (calibrated) horizon
     lines = [
         "# Model card: OASIS recorded-crime forecasts",
         "",
@@ -57,9 +58,14 @@ def render(metrics: dict[str, Any]) -> str:
         f"- MASE: {p['mase_scale']}; series-cutoffs with a zero scale are excluded from MASE "
         "(counted in `n_series_excluded_zero_scale`). sMAPE on counts; MAE, RMSE and pooled R² on "
         "the rate per 100,000 (the backtest uses the target year's published denominator).",
-        f"- Intervals: {p['intervals']}. Horizons beyond 2 in the published forecasts use widths "
-        "extrapolated linearly from horizons 1–2 (not calibrated), applied symmetrically on the "
-        "log scale (lower bound = point / (1 + width / point)) so that they never reach zero.",
+        f"- Intervals: {p['intervals']}. In the published forecasts horizons 1–{last_h} keep "
+        f"these calibrated, additive intervals. Beyond {last_h} the widths are extrapolated "
+        f"linearly from horizons 1–{last_h} (not calibrated) and the interval grows from the "
+        f"horizon-{last_h} one without ever narrowing relative to the point: upper / point = G "
+        "= max(the year before's G, 1 + width / point); lower / point = the year before's "
+        "lower / point × G(year before) / G, so on the log scale the lower side widens by as "
+        f"much as the upper side. A lower bound positive at horizon {last_h} stays positive, "
+        "one at 0 stays at 0; the 95 % interval is widened where needed to contain the 80 % one.",
         "- Champion: lowest MASE per level, ties to the simpler model.",
         "- Candidates: naive, drift, `shared_trend` (smoothed share of the indicator's national "
         "total × damped national growth), damped Holt fitted on a parameter grid, vectorised "
@@ -122,8 +128,10 @@ def render(metrics: dict[str, Any]) -> str:
         "## Forecasts",
         "`forecasts.csv.gz`: for every level, area and indicator, the level champion's forecast "
         f"from {metrics['last_year'] + 1} to 2030 with 80 % and 95 % intervals (lower bounds "
-        "clipped at 0). Rates per 100,000 = count / last observed denominator (population, or "
-        "dwellings for *Cambriolages de logement*) × 100,000: the denominator is held constant.",
+        "clipped at 0; relative to the point, an interval is never narrower than the year "
+        "before's from the first extrapolated year on). Rates per 100,000 = count / last observed "
+        "denominator (population, or dwellings for *Cambriolages de logement*) × 100,000: the "
+        "denominator is held constant.",
         "",
         "## Caveats",
         "- Recorded crime is not actual crime: figures depend on reporting and police activity.",

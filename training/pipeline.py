@@ -41,7 +41,12 @@ from training.candidates import (
     per_series_names,
 )
 from training.data import Panel, load_training_data
-from training.intervals import horizon_quantiles, interval_scale
+from training.intervals import (
+    forecast_bounds,
+    horizon_quantiles,
+    interval_scale,
+    nest_bounds,
+)
 from training.models.base import Forecaster
 from training.models.global_ml import GlobalModel
 
@@ -133,20 +138,17 @@ def final_forecast(
                           rec["y_pred"].to_numpy(float), rec["iscale"].to_numpy(float),
                           len(horizons))
     s = interval_scale(panel.y[:, -1])
-    backtested = {int(h) for h in np.unique(rec["horizon"])}
+    calibrated = int(np.max(rec["horizon"]))  # horizons 1..calibrated were backtested
+    bounds = {lvl: forecast_bounds(point, np.outer(s, q[lvl]), calibrated) for lvl in ("80", "95")}
+    bounds["95"] = nest_bounds(bounds["80"], bounds["95"])  # a no-op at calibrated horizons
     den = np.maximum(panel.den[:, -1], 1.0)
     parts = []
     for j, h in enumerate(horizons):
         p = point[:, j]
         cols: dict[str, Any] = {"level": panel.level, "area": panel.areas,
                                 "indicator": panel.indicators, "year": last + h, "count": p}
-        for lvl in ("80", "95"):
-            width = q[lvl][j] * s
-            cols[f"hi_{lvl}"] = p + width
-            if h in backtested:  # the calibrated, additive form
-                cols[f"lo_{lvl}"] = np.clip(p - width, 0, None)
-            else:  # extrapolated widths: symmetric on the log scale, so counts never reach 0
-                cols[f"lo_{lvl}"] = np.where(p > 0, p * p / np.maximum(p + width, 1e-12), 0.0)
+        for lvl, (lo, hi) in bounds.items():
+            cols[f"lo_{lvl}"], cols[f"hi_{lvl}"] = lo[:, j], hi[:, j]
         frame = pd.DataFrame(cols)
         frame["rate_100k"] = frame["count"] / den * 1e5
         for lvl in ("80", "95"):
