@@ -44,3 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                       series_limit=args.limit_areas)
     run(cfg, progress=_progress())  # type: ignore[arg-type]
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
