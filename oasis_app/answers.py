@@ -250,7 +250,7 @@ def _history_sentence(history: dict[str, Any], lang: str) -> str:
 
 
 def _change(new: float | None, old: float | None) -> float | None:
-    if new is None or old in (None, 0):
+    if new is None or old is None or old == 0:
         return None
     return (float(new) / float(old) - 1.0) * 100
 
