@@ -182,10 +182,10 @@ def _series(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Rep
         notes += _warnings(forecast, lang)
     source = _edition(histories[0] if histories else forecasts[0], lang)
     figure = None
-    history = histories[0] if histories else None
-    forecast = _matching(forecasts, history) if history else (forecasts[0] if forecasts else None)
-    if (history is not None and len(history.get("points", [])) > 0) or forecast is not None:
-        figure = charts.history_chart(history, forecast, lang=lang)
+    shown = histories[0] if histories else None
+    shown_fc = _matching(forecasts, shown) if shown else (forecasts[0] if forecasts else None)
+    if (shown is not None and len(shown.get("points", [])) > 0) or shown_fc is not None:
+        figure = charts.history_chart(shown, shown_fc, lang=lang)
     text = " ".join(s for s in sentences if s)
     return Reply(f"{text} {source}".strip(), figure, list(dict.fromkeys(notes)))
 
@@ -250,7 +250,7 @@ def _history_sentence(history: dict[str, Any], lang: str) -> str:
 
 
 def _change(new: float | None, old: float | None) -> float | None:
-    if new is None or old in (None, 0):
+    if new is None or old is None or old == 0:
         return None
     return (float(new) / float(old) - 1.0) * 100
 
@@ -397,7 +397,9 @@ def _models(data: dict[str, Any], lang: str) -> Reply:
                                  f"{level}: not backtested."))
             continue
         champion = board.get("champion")
-        cand = next((c for c in board.get("candidates", []) if c.get("name") == champion), {})
+        cand: dict[str, Any] = next(
+            (c for c in board.get("candidates", []) if c.get("name") == champion), {}
+        )
         cov80 = cand.get("coverage_80")
         cov95 = cand.get("coverage_95")
         ratio = num(board.get("champion_ratio_to_naive"), lang, 2)

@@ -207,7 +207,7 @@ def _prepare(level: str, raw: dict[str, Any], source: str) -> Outlines:
         shapes.append((code, str(props.get("nom", code)), polygons))
     rings = [ring for _, _, polys in shapes for poly in polys for ring in poly]
     simplified = iter(_simplify_all(rings, tolerance))
-    features = []
+    features: list[dict[str, Any]] = []
     for code, name, polys in shapes:
         multi = []
         for poly in polys:

@@ -37,6 +37,10 @@ DEFAULT_AREA = {"region": "11", "department": "75", "country": "FR"}
 DEFAULT_INDICATOR = "burglary"
 CHAT_CHART_HEIGHT = 380
 CHAT_BARS_HEIGHT = 600
+# api_name for the UI's own events: False keeps them out of the app's Gradio API. Gradio 5 and
+# 6 both accept False at run time (6 maps it to api_visibility="private", which 5 lacks), but
+# 6 annotates api_name as "str | None", so the value is typed Any to check under both.
+_NO_API: Any = False
 CSS = """
 .oasis-header h1 {margin-bottom: 0.2rem;}
 .oasis-header p {margin-top: 0; color: #555;}
@@ -202,10 +206,10 @@ def build_ui(services: Services) -> gr.Blocks:
                     return respond(services, text, state)
 
                 outputs = [chatbot, chat_state, box]
-                box.submit(on_submit, [box, chat_state], outputs, api_name=False)
-                send.click(on_submit, [box, chat_state], outputs, api_name=False)
-                chatbot.example_select(on_example, [chat_state], outputs, api_name=False)
-                chatbot.option_select(on_example, [chat_state], outputs, api_name=False)
+                box.submit(on_submit, [box, chat_state], outputs, api_name=_NO_API)
+                send.click(on_submit, [box, chat_state], outputs, api_name=_NO_API)
+                chatbot.example_select(on_example, [chat_state], outputs, api_name=_NO_API)
+                chatbot.option_select(on_example, [chat_state], outputs, api_name=_NO_API)
 
             with gr.Tab("Explore", id="explore"):
                 with gr.Row():
@@ -243,10 +247,10 @@ def build_ui(services: Services) -> gr.Blocks:
 
                 explore_out = [explore_plot, explore_note, explore_table, explore_csv]
                 level.input(on_level, [level, indicator, measure, show_forecast],
-                            [area, *explore_out], api_name=False)
+                            [area, *explore_out], api_name=_NO_API)
                 for control in (area, indicator, measure, show_forecast):
                     control.input(on_explore, [level, area, indicator, measure, show_forecast],
-                                  explore_out, api_name=False)
+                                  explore_out, api_name=_NO_API)
 
             with gr.Tab("Compare", id="compare"):
                 with gr.Row():
@@ -275,7 +279,7 @@ def build_ui(services: Services) -> gr.Blocks:
                 for control in (c_indicator, c_year, c_level, c_measure):
                     control.input(on_compare, [c_indicator, c_year, c_level, c_measure],
                                   [compare_bars, compare_map, compare_note, compare_table],
-                                  api_name=False)
+                                  api_name=_NO_API)
 
             with gr.Tab("Models", id="models") as models_tab:
                 with gr.Row():
@@ -302,14 +306,14 @@ def build_ui(services: Services) -> gr.Blocks:
 
                 models_out = [models_note, models_body, models_board, models_calibration,
                               models_backtest, models_table]
-                m_level.input(on_models, [m_level], models_out, api_name=False)
-                m_refresh.click(on_models, [m_level], models_out, api_name=False)
-                models_tab.select(on_models, [m_level], models_out, api_name=False)
+                m_level.input(on_models, [m_level], models_out, api_name=_NO_API)
+                m_refresh.click(on_models, [m_level], models_out, api_name=_NO_API)
+                models_tab.select(on_models, [m_level], models_out, api_name=_NO_API)
 
             with gr.Tab("About", id="about") as about_tab:
                 about = gr.Markdown(views.about_markdown(services))
                 about_tab.select(lambda: views.about_markdown(services), None, about,
-                                 api_name=False)
+                                 api_name=_NO_API)
 
     demo.queue(default_concurrency_limit=8)  # tool calls are thread-safe through the bridge
     return demo

@@ -594,35 +594,37 @@ def _read(question: str, last_year: int) -> _Reading:
     years = [int(y) for y in YEAR_RE.findall(masked)]
     start_year = end_year = target_year = None
     for regex in RANGE_RES:
-        m = regex.search(masked)
-        if m:
-            a, b = sorted((int(m.group(1)), int(m.group(2))))
+        hit = regex.search(masked)
+        if hit:
+            a, b = sorted((int(hit.group(1)), int(hit.group(2))))
             start_year, end_year = a, b
             break
     if start_year is None:
-        m = START_RE.search(masked)
-        if m:
-            start_year = int(m.group(1))
-        m = END_RE.search(masked)
-        if m and (start_year is None or int(m.group(1)) != start_year):
-            target_year = int(m.group(1))
+        hit = START_RE.search(masked)
+        if hit:
+            start_year = int(hit.group(1))
+        hit = END_RE.search(masked)
+        if hit and (start_year is None or int(hit.group(1)) != start_year):
+            target_year = int(hit.group(1))
         elif years and start_year is None:
             target_year = years[-1]
     horizon = None
-    m = NEXT_RE.search(masked)
-    if m:
-        token = next((g for g in m.groups() if g), None)
-        horizon = _number(token) or (1 if token is None and " year " in m.group(0) + " " else None)
+    hit = NEXT_RE.search(masked)
+    if hit:
+        token = next((g for g in hit.groups() if g), None)
+        horizon = _number(token) or (
+            1 if token is None and " year " in hit.group(0) + " " else None
+        )
         if horizon is None:
             horizon = MAX_HORIZON if token is None else None
     last_n = None
-    m = LAST_RE.search(masked)
-    if m:
-        last_n = _number(next((g for g in m.groups() if g), None)) or 5
+    hit = LAST_RE.search(masked)
+    if hit:
+        last_n = _number(next((g for g in hit.groups() if g), None)) or 5
     top_n = None
-    m = TOP_RE.search(masked)
-    if m:
-        top_n = _number(m.group(1))
+    hit = TOP_RE.search(masked)
+    if hit:
+        top_n = _number(hit.group(1))
 
     words_for_language = masked
     for start, end in indicator_spans:  # indicator words tell the language; area names do not

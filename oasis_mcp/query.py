@@ -227,14 +227,14 @@ def build_index(dataset: Dataset) -> DataIndex:
     for level in LEVEL_ORDER:
         present = {a for (lvl, a, _) in series if lvl == level}
         infos_level = []
-        for area in geography.areas(level):
-            area_refs[(level, area.code)] = AreaRef(code=area.code, name=area.name, level=level)
-            if area.code not in present:
+        for place in geography.areas(level):
+            area_refs[(level, place.code)] = AreaRef(code=place.code, name=place.name, level=level)
+            if place.code not in present:
                 continue
-            pop = population.get((level, area.code))
+            pop = population.get((level, place.code))
             infos_level.append(AreaInfo(
-                code=area.code, name=area.name, name_en=area.name_en, level=level,
-                region_code=area.region_code, population=pop[1] if pop else None,
+                code=place.code, name=place.name, name_en=place.name_en, level=level,
+                region_code=place.region_code, population=pop[1] if pop else None,
             ))
         area_lists[level] = tuple(infos_level)
 

@@ -173,10 +173,12 @@ class ServerState:
         return self._index or await anyio.to_thread.run_sync(self.maybe_index)
 
     async def index_async(self) -> DataIndex:
-        return self._index or await anyio.to_thread.run_sync(self.index)
+        idx = self._index
+        return idx if idx is not None else await anyio.to_thread.run_sync(self.index)
 
     async def artifacts_async(self) -> Artifacts:
-        return self._artifacts or await anyio.to_thread.run_sync(self.artifacts)
+        art = self._artifacts
+        return art if art is not None else await anyio.to_thread.run_sync(self.artifacts)
 
 
 def query() -> ModuleType:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,7 @@ class CandidateResult:
     records: pd.DataFrame  # one row per (series, cutoff, horizon), calibration cutoffs included
     fit_seconds: float
     n_fallback: int
-    metrics: dict[str, object] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)  # JSON-ready: numbers, nested dicts
 
 
 def _forecast_cutoff(model: Forecaster, panel: Panel, cutoff: int) -> tuple[int, np.ndarray, int]:
@@ -136,12 +137,12 @@ def score(records: pd.DataFrame) -> dict[str, float | int]:
 
 def evaluate(
     result: CandidateResult, protocol: Protocol, pool: pd.DataFrame | None = None
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Intervals and metrics; ``pool``: extra calibration records (see ``add_intervals``)."""
     records = add_intervals(result.records, pool)
     result.records = records
     ev = records[records["cutoff"].isin(protocol.cutoffs)]
-    metrics: dict[str, object] = dict(score(ev))
+    metrics: dict[str, Any] = dict(score(ev))
     metrics["by_horizon"] = {str(h): score(g) for h, g in ev.groupby("horizon")}
     metrics["fit_seconds"] = round(result.fit_seconds, 3)
     metrics["n_fallback"] = result.n_fallback
@@ -166,6 +167,6 @@ def combine(name: str, members: list[CandidateResult], complexity: int = 8) -> C
     )
 
 
-def choose_champion(metrics: dict[str, dict[str, object]], complexity: dict[str, int]) -> str:
+def choose_champion(metrics: dict[str, dict[str, Any]], complexity: dict[str, int]) -> str:
     """Lowest MASE; ties (to 1e-9) go to the simpler model."""
     return min(metrics, key=lambda n: (round(float(metrics[n]["mase"]), 9), complexity[n]))

@@ -130,10 +130,10 @@ def final_forecast(
     models = _member_models(champion.name, cfg)
     preds = [m.forecast(panel, horizons).values for m in models]
     point = np.expm1(np.mean([np.log1p(p) for p in preds], axis=0))
-    cols = ["horizon", "y_true", "y_pred", "iscale"]
-    rec = champion.records[cols]
+    rec_cols = ["horizon", "y_true", "y_pred", "iscale"]
+    rec = champion.records[rec_cols]
     if pool is not None:
-        rec = pd.concat([rec, pool.records[cols]], ignore_index=True)
+        rec = pd.concat([rec, pool.records[rec_cols]], ignore_index=True)
     q = horizon_quantiles(rec["horizon"].to_numpy(), rec["y_true"].to_numpy(float),
                           rec["y_pred"].to_numpy(float), rec["iscale"].to_numpy(float),
                           len(horizons))
