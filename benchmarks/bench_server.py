@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -317,10 +317,12 @@ def bench_cold_start(setup: Setup, spawns: int) -> dict[str, Any]:
 
 
 async def measure_latency(
-    clients: dict[str, Any], plan: CallPlan, tools: Sequence[str], rounds: int, seed: int
+    clients: dict[str, Any], plan: CallPlan, tools: Sequence[str], rounds: int, seed: int,
+    after_call: Callable[[str, str, Any], None] | None = None,
 ) -> tuple[dict[str, dict[str, list[float]]], dict[str, str]]:
     """Interleaved calls: every round calls each tool once per client view, in a shuffled
-    order, so that machine noise hits every series alike. Returns timings[view][tool]."""
+    order, so that machine noise hits every series alike. Returns timings[view][tool].
+    ``after_call(view, tool, result)`` runs after each call, outside the timed span."""
     rng = random.Random(seed)
     timings = {view: {t: [] for t in tools} for view in clients}
     errors: dict[str, str] = {}
@@ -336,6 +338,8 @@ async def measure_latency(
                 text = " ".join(getattr(c, "text", "") for c in result.content)[:200]
                 errors.setdefault(tool, text)
             timings[view][tool].append(elapsed)
+            if after_call is not None:
+                after_call(view, tool, result)
     return timings, errors
 
 
@@ -392,23 +396,34 @@ def report_latency(title: str, timings: dict[str, list[float]], errors: dict[str
     return out
 
 
-def client_check_seconds(client: Any, name: str, result: Any, repeats: int = 200) -> float:
-    """p50 of the SDK client's own output check of one result, alone: the tool's output schema
-    compiled as the client does (jsonschema), then ``iter_errors`` on the structured content."""
-    from jsonschema.validators import validator_for
-    from referencing import Registry
+class ClientCheckTimer:
+    """Times the SDK client's own output check alone, after each call of the measurement loop
+    (so under the same conditions as the calls): the tool's output schema compiled as the client
+    compiles it (jsonschema), then ``iter_errors`` on the call's structured content."""
 
-    schema = client.session._tool_output_schemas.get(name)
-    if schema is None or result.structured_content is None:
-        return 0.0
-    validator = validator_for(schema)(schema, registry=Registry())
-    timings = []
-    for _ in range(repeats):
+    def __init__(self, client: Any, view: str, tools: Sequence[str]) -> None:
+        from jsonschema.validators import validator_for
+        from referencing import Registry
+
+        self.view = view
+        self.validators: dict[str, Any] = {}
+        for tool in tools:
+            schema = client.session._tool_output_schemas.get(tool)
+            if schema is not None:
+                self.validators[tool] = validator_for(schema)(schema, registry=Registry())
+        self.timings: dict[str, list[float]] = {tool: [] for tool in self.validators}
+
+    def __call__(self, view: str, tool: str, result: Any) -> None:
+        validator = self.validators.get(tool)
+        if view != self.view or validator is None or result.structured_content is None:
+            return
         start = time.perf_counter()
         for _error in validator.iter_errors(result.structured_content):
             pass
-        timings.append(time.perf_counter() - start)
-    return percentile(timings, 50)
+        self.timings[tool].append(time.perf_counter() - start)
+
+    def p50(self, tool: str) -> float:
+        return percentile(self.timings.get(tool, []), 50) if self.timings.get(tool) else 0.0
 
 
 def add_baseline_tools(server: Any) -> dict[tuple[str, str], Any]:
@@ -488,13 +503,10 @@ def bench_inprocess(setup: Setup, rounds: int, seed: int) -> dict[str, Any]:
                 plan.arguments[f"echo_{tool}"] = plan.arguments[tool]
             first = await warm_up(full, plan, tools)
             await warm_up(lean, plan, tools)
-            check = {}
-            for tool in ("noop", *DATA_TOOLS):
-                result = await full.call_tool(tool, plan.next(tool, 0))
-                check[tool] = client_check_seconds(full, tool, result)
+            checker = ClientCheckTimer(full, "full", ("noop", *DATA_TOOLS))
             timings, errors = await measure_latency(
-                {"full": full, "lean": lean}, plan, tools, rounds, seed)
-            return timings, errors, first, check
+                {"full": full, "lean": lean}, plan, tools, rounds, seed, after_call=checker)
+            return timings, errors, first, {t: checker.p50(t) for t in ("noop", *DATA_TOOLS)}
 
     timings, errors, first, check = anyio.run(run)
     full = report_latency(
