@@ -17,9 +17,9 @@ from training.backtest import Protocol, run_candidate
 from training.data import Panel
 from training.intervals import (
     conformal_quantile,
+    final_bounds,
     forecast_bounds,
     horizon_quantiles,
-    nest_bounds,
     sequential_intervals,
 )
 from training.metrics import coverage, mae, mase, msis, naive_scale, pooled_r2, rmse, smape
@@ -84,11 +84,12 @@ def test_sequential_intervals_use_only_earlier_outcomes() -> None:
     assert np.isinf(out["hi_95"][0])  # nothing before the first cutoff
 
 
-def _bounds_frame(point: np.ndarray, widths: dict[str, np.ndarray], calibrated: int = 2,
-                  first_year: int = 2026, den: float = 50_000.0) -> pd.DataFrame:
-    """The final-forecast bounds of ``point`` as a forecasts.csv-like frame (unrounded)."""
-    bounds = {lvl: forecast_bounds(point, w, calibrated) for lvl, w in widths.items()}
-    bounds["95"] = nest_bounds(bounds["80"], bounds["95"])
+def _bounds_frame(point: np.ndarray, scale: np.ndarray, quantiles: dict[str, list[float]],
+                  calibrated: int = 2, first_year: int = 2026, den: float = 50_000.0
+                  ) -> pd.DataFrame:
+    """The final-forecast bounds of ``point`` (as the pipeline builds them) as a
+    forecasts.csv-like frame (unrounded)."""
+    bounds = final_bounds(point, scale, quantiles, calibrated)
     n, k = point.shape
     frame = pd.DataFrame({"level": "department", "area": np.repeat(np.arange(n).astype(str), k),
                           "indicator": "x", "year": np.tile(first_year + np.arange(k), n),
@@ -150,12 +151,21 @@ def test_forecast_bounds_zero_and_small_points() -> None:
     assert lo[0, 2:].tolist() == [0.0, 0.0] and np.isinf(hi[0, 2:]).all()
 
 
+def test_forecast_bounds_leave_a_missing_point_or_width_without_interval() -> None:
+    point = np.array([[10.0, 10.0, np.nan, 10.0, 10.0], [10.0, 10.0, 10.0, 10.0, 10.0]])
+    width = np.array([[2.0, 3.0, 4.0, 5.0, 6.0], [2.0, 3.0, np.nan, 5.0, 6.0]])
+    lo, hi = forecast_bounds(point, width, calibrated=2)
+    for row in (0, 1):
+        assert np.isnan(lo[row, 2]) and np.isnan(hi[row, 2])
+        assert np.isfinite(lo[row, :2]).all() and np.isfinite(hi[row, :2]).all()
+
+
 def test_forecast_bounds_nest_the_levels_even_when_extrapolations_cross() -> None:
     # quantile steps that cross beyond h=2: 95 % grows slowly, 80 % fast
     q = {"80": np.array([1.0, 2.0, 3.0, 4.0, 5.0]), "95": np.array([3.0, 3.1, 3.2, 3.3, 3.4])}
     point = np.array([[50.0, 52.0, 54.0, 56.0, 58.0]])
     scale = np.array([10.0])
-    frame = _bounds_frame(point, {lvl: np.outer(scale, qs) for lvl, qs in q.items()})
+    frame = _bounds_frame(point, scale, {lvl: list(qs) for lvl, qs in q.items()})
     assert fan_violations(frame, 2028, slack=1e-9) == []
     assert (frame["hi_95"] >= frame["hi_80"]).all() and (frame["lo_95"] <= frame["lo_80"]).all()
 
@@ -175,7 +185,7 @@ def test_forecast_bounds_never_narrow_on_random_series(seed: int) -> None:
     y_true = y_pred + rng.normal(0, 1, 600) * np.where(horizon == 1, 8, 14)
     q = horizon_quantiles(horizon, y_true, y_pred, np.full(600, 10.0), 5)
     scale = 0.1 * base + np.sqrt(base + 1)
-    frame = _bounds_frame(point, {lvl: np.outer(scale, qs) for lvl, qs in q.items()})
+    frame = _bounds_frame(point, scale, q)
     assert fan_violations(frame, 2028, slack=1e-9) == []
 
 

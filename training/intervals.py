@@ -142,6 +142,10 @@ def forecast_bounds(
         r_lo = np.where(both, lo[:, j - 1] / safe_prev * shrink, 0.0)
         hi[:, j] = np.where(pos, p[:, j] * g, w[:, j])
         lo[:, j] = np.where(pos, p[:, j] * r_lo, 0.0)
+    # A missing point or width has no interval (rather than a made-up [0, width]).
+    unknown = np.isnan(p) | np.isnan(w)
+    lo[unknown] = np.nan
+    hi[unknown] = np.nan
     return lo, hi
 
 
@@ -149,3 +153,18 @@ def nest_bounds(inner: tuple[np.ndarray, np.ndarray],
                 outer: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The outer (95 %) interval widened where needed to contain the inner (80 %) one."""
     return np.minimum(outer[0], inner[0]), np.maximum(outer[1], inner[1])
+
+
+def final_bounds(
+    point: np.ndarray, scale: np.ndarray, quantiles: dict[str, list[float]], calibrated: int,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The final forecasts' (lower, upper) bounds per level ("80", "95").
+
+    ``point`` is (n_series, n_horizons); ``scale`` the interval scale of each series
+    (:func:`interval_scale`); ``quantiles`` per level and horizon (:func:`horizon_quantiles`);
+    horizons 1..``calibrated`` were backtested. The 95 % interval contains the 80 % one.
+    """
+    bounds = {lvl: forecast_bounds(point, np.outer(scale, quantiles[lvl]), calibrated)
+              for lvl in LEVELS_ALPHA}
+    bounds["95"] = nest_bounds(bounds["80"], bounds["95"])  # a no-op at calibrated horizons
+    return bounds

@@ -41,12 +41,7 @@ from training.candidates import (
     per_series_names,
 )
 from training.data import Panel, load_training_data
-from training.intervals import (
-    forecast_bounds,
-    horizon_quantiles,
-    interval_scale,
-    nest_bounds,
-)
+from training.intervals import final_bounds, horizon_quantiles, interval_scale
 from training.models.base import Forecaster
 from training.models.global_ml import GlobalModel
 
@@ -139,8 +134,7 @@ def final_forecast(
                           len(horizons))
     s = interval_scale(panel.y[:, -1])
     calibrated = int(np.max(rec["horizon"]))  # horizons 1..calibrated were backtested
-    bounds = {lvl: forecast_bounds(point, np.outer(s, q[lvl]), calibrated) for lvl in ("80", "95")}
-    bounds["95"] = nest_bounds(bounds["80"], bounds["95"])  # a no-op at calibrated horizons
+    bounds = final_bounds(point, s, q, calibrated)
     den = np.maximum(panel.den[:, -1], 1.0)
     parts = []
     for j, h in enumerate(horizons):
