@@ -75,7 +75,8 @@ def test_quick_run_csv_columns_and_interval_order(quick_run: Path) -> None:
         assert (point <= hi80 + tol).all() and (hi80 <= hi95 + tol).all()
     # Beyond the backtested horizons (1–2) the widths are extrapolated and the fan, relative to
     # the point, never narrows; a lower bound is positive exactly when the calibrated one of the
-    # last backtested year is.
+    # last backtested year is (every point of this run is positive; a zero point has a zero
+    # lower bound whatever came before).
     assert fan_violations(fc, metrics["last_year"] + 3) == []
     keys = ["level", "area", "indicator"]
     h2 = fc[fc["year"] == metrics["last_year"] + 2].set_index(keys)["lo_95"] > 0
