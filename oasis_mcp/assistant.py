@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -834,6 +835,11 @@ MAX_FOLLOW_UP_CHAIN = 4
 """At most this many earlier questions are read with a follow-up (back to one that is not)."""
 FOLLOW_UP_OPENERS = ("et", "and", "what about", "how about", "same", "meme", "idem", "pareil",
                      "puis", "then", "also", "aussi", "or", "ou")
+# "Où" (where) folds to "ou" (or): an opener "ou" written "où", or starting a "where" question
+# written without its accent ("Ou sont les pires départements ?"), asks a question of its own.
+WHERE_OPENERS = ("ou sont", "ou est", "ou y a", "ou se", "ou le plus", "ou la plus",
+                 "ou les plus", "ou le moins", "ou la moins", "ou les moins")
+_WHERE_RE = re.compile(r"\W*o[ùû]\b", re.IGNORECASE)
 COMPARE_OPENERS = ("compare", "compared", "comparer", "comparez", "compares", "comparing",
                    "comparaison", "comparison", "en comparaison", "in comparison", "par rapport",
                    "versus", "vs", "against", "contre")
@@ -883,12 +889,20 @@ def _starts(folded: str, openers: Iterable[str]) -> bool:
     return any(folded == o or folded.startswith(o + " ") for o in openers)
 
 
+def _asks_where(question: str, folded: str) -> bool:
+    """Whether a question starting with "ou" starts with "où" (where), not "ou" (or)."""
+    if folded.split()[0] != "ou":
+        return False
+    raw = unicodedata.normalize("NFC", question[:MAX_QUESTION_CHARS])
+    return bool(_WHERE_RE.match(raw)) or _starts(folded, WHERE_OPENERS)
+
+
 def _is_follow_up(question: str, last_year: int) -> bool:
     folded = fold(question[:MAX_QUESTION_CHARS])
     words = folded.split()
     if not words or len(words) > MAX_FOLLOW_UP_WORDS:
         return False
-    if _starts(folded, FOLLOW_UP_OPENERS):
+    if _starts(folded, FOLLOW_UP_OPENERS) and not _asks_where(question, folded):
         return True
     r = _read(question, last_year)
     alone = _decide(question, r, last_year, None)

@@ -738,10 +738,34 @@ def test_follow_up_to_an_unknown_place_does_not_keep_the_earlier_one() -> None:
      ([HISTORY_EN], "Bonjour"),
      ([HISTORY_EN], "What is the population of Bretagne?"),
      ([HISTORY_EN], "What's the weather in Lyon?"),
-     (["Who won the world cup?"], "and in Normandy?")],  # nothing answerable either way
+     (["Who won the world cup?"], "and in Normandy?"),  # nothing answerable either way
+     # "Où" (where) folds to "ou" (or): a question of its own, accented or not.
+     (["Cambriolages en Bretagne"], "Où sont les homicides ?"),
+     (["Cambriolages en Bretagne"], "Où le plus d'homicides ?"),
+     (["Cambriolages en Bretagne"], "Ou sont les pires départements ?")],
 )
 def test_not_a_follow_up(previous: list[str], question: str) -> None:
     assert follow_up(question, previous) is None
+
+
+@pytest.mark.parametrize("question", ["Où sont les homicides ?", "Où le plus d'homicides ?",
+                                      "OÙ sont les homicides ?", "Ou sont les homicides ?"])
+def test_where_is_read_alone_as_a_national_ranking(question: str) -> None:
+    assert follow_up(question, ["Cambriolages en Bretagne"]) is None
+    assert [(c.name, c.arguments) for c in plan(question)] == [
+        C("homicide", "region", measure=RATE)]
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("ou en Normandie ?", [H("Normandie", "burglary", "region")]),
+    ("or in Normandy?", [NORMANDY]),
+    ("ou les violences sexuelles ?", [H("Bretagne", "sexual-violence", "region")]),
+    ("or sexual violence?", [H("Bretagne", "sexual-violence", "region")]),
+])
+def test_or_still_opens_a_follow_up(question: str, expected: list[Call]) -> None:
+    result = follow_up(question, [HISTORY_EN])
+    assert result is not None
+    assert [(c.name, c.arguments) for c in result.calls] == expected
 
 
 @settings(max_examples=200, deadline=None)
