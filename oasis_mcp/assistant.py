@@ -858,7 +858,10 @@ def follow_up(
 
     A follow-up is short and starts like one ("and in Normandy?", "et les violences sexuelles
     ?", "what about 2030?", "compared to Normandy"), or cannot be answered alone but names a
-    place or a year ("Normandy?", "Brittany vs Normandy"). What it names replaces the same thing
+    place or a year ("Normandy?", "Brittany vs Normandy"). A question about the models or a
+    greeting is never one ("and the models?"), nor one naming nothing after its opener
+    ("Contre quoi lutte la police ?"), nor a "where" question ("Où sont les homicides ?": "où"
+    folds to "ou", "or"). What it names replaces the same thing
     in the question before, unless it asks to compare (see :func:`_follow`); the rest, and the
     kind of question (history, forecast, ranking, list), is kept.
 
@@ -886,7 +889,26 @@ def follow_up(
 
 
 def _starts(folded: str, openers: Iterable[str]) -> bool:
-    return any(folded == o or folded.startswith(o + " ") for o in openers)
+    return _opener(folded, openers) is not None
+
+
+def _opener(folded: str, openers: Iterable[str]) -> str | None:
+    """The longest of ``openers`` that ``folded`` starts with (as whole words), or None."""
+    found = [o for o in openers if folded == o or folded.startswith(o + " ")]
+    return max(found, key=len) if found else None
+
+
+def _names_something(r: _Reading, question: str, opener: str) -> bool:
+    """Whether a follow-up names, after its opener, something that can change the question
+    before: an indicator (or a broad word), a place (even unknown), a year, a horizon, a level,
+    or a kind of answer (forecast, ranking, count or rate). "Contre quoi lutte la police ?" or
+    "et alors ?" names nothing: not a follow-up."""
+    if (r.indicators or r.ambiguous or r.areas or r.country or r.cities or r.years
+            or r.horizon is not None or r.last_n is not None or r.top_n or r.level_word
+            or _unknown_place(question)):
+        return True
+    rest = " " * (len(opener) + 1) + r.masked[len(opener) + 1:]  # masked is " folded "
+    return _has(rest, (*FORECAST_WORDS, *RANKING_WORDS, *COUNT_WORDS, *RATE_WORDS))
 
 
 def _asks_where(question: str, folded: str) -> bool:
@@ -902,12 +924,17 @@ def _is_follow_up(question: str, last_year: int) -> bool:
     words = folded.split()
     if not words or len(words) > MAX_FOLLOW_UP_WORDS:
         return False
-    if _starts(folded, FOLLOW_UP_OPENERS) and not _asks_where(question, folded):
-        return True
     r = _read(question, last_year)
     alone = _decide(question, r, last_year, None)
-    if _starts(folded, COMPARE_OPENERS):  # "compared to Normandy", not "Compare X in A and B"
-        return not alone.calls or not (r.areas or r.country or r.level_word)
+    if alone.intent in ("models", "help"):  # "and the models?": nothing of the question before
+        return False
+    opener = _opener(folded, FOLLOW_UP_OPENERS)
+    if opener and not _asks_where(question, folded):
+        return _names_something(r, question, opener)
+    opener = _opener(folded, COMPARE_OPENERS)
+    if opener:  # "compared to Normandy", not "Compare X in A and B" nor "Contre quoi… ?"
+        return _names_something(r, question, opener) and (
+            not alone.calls or not (r.areas or r.country or r.level_word))
     # "Normandy?", "2030 ?", "Brittany vs Normandy": nothing to answer alone, but a place or a
     # year that the question before can complete ("What is the population of Bretagne?" is not).
     return (len(words) <= 4 and not alone.calls and not _has(r.masked, OFF_TOPIC_WORDS)
