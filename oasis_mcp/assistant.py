@@ -106,8 +106,10 @@ EN_WORDS = frozenset({
 #  (a) the catalogue leaves it ambiguous, so a tool asks which indicator; a chat question is
 #      answered with the likelier one, and the answer names the indicator it used;
 #  (b) too loose for a tool argument, a fair guess in a chat that names the indicator it used;
-#  (c) as a catalogue alias, the lookup's partial matching (prefixes, single words) would make a
-#      generic word alone ("véhicules", "use", "without", "offences", "stealing") resolve to it.
+#  (c) as a catalogue alias, it would make a generic word alone that starts it ("véhicules",
+#      "use", "without") match it as a prefix, taken for this indicator (unknown, with it as the
+#      only suggestion) instead of ambiguous among the indicators the word names; the lookup
+#      resolves an alias only whole, so a word inside an alias ("offences") is no such risk.
 CHAT_INDICATOR_PHRASES: dict[str, tuple[str, ...]] = {
     "Usage de stupéfiants": (
         # (a) trafficking or use: "drugs" in a question is most often about use, the larger series.
