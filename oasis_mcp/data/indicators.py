@@ -16,7 +16,9 @@ A partial match (a prefix, or some of the words of a name: "tentatives", "sexuel
 through an indicator's official names (slug and labels); an alias resolves only whole (or with a
 plural changed). A word of an alias alone ("abuse" of "domestic abuse", "volées" of "voitures
 volées") is unknown, with that indicator as the suggestion, or ambiguous: an alias cannot make a
-generic word resolve on its own, and a new one needs no such care.
+generic word resolve on its own. An alias starting with a generic word ("véhicules volés") would
+still make that word a unique prefix, unknown instead of ambiguous; such phrases stay in the
+planner.
 
 The aliases are also the chat planner's vocabulary (:mod:`oasis_mcp.assistant` finds them in free
 text): a new common word is taught here, once.
