@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -105,8 +106,10 @@ EN_WORDS = frozenset({
 #  (a) the catalogue leaves it ambiguous, so a tool asks which indicator; a chat question is
 #      answered with the likelier one, and the answer names the indicator it used;
 #  (b) too loose for a tool argument, a fair guess in a chat that names the indicator it used;
-#  (c) as a catalogue alias, the lookup's partial matching (prefixes, single words) would make a
-#      generic word alone ("véhicules", "use", "without", "offences", "stealing") resolve to it.
+#  (c) as a catalogue alias, it would make a generic word alone that starts it ("véhicules",
+#      "use", "without") match it as a prefix, taken for this indicator (unknown, with it as the
+#      only suggestion) instead of ambiguous among the indicators the word names; the lookup
+#      resolves an alias only whole, so a word inside an alias ("offences") is no such risk.
 CHAT_INDICATOR_PHRASES: dict[str, tuple[str, ...]] = {
     "Usage de stupéfiants": (
         # (a) trafficking or use: "drugs" in a question is most often about use, the larger series.
@@ -834,6 +837,11 @@ MAX_FOLLOW_UP_CHAIN = 4
 """At most this many earlier questions are read with a follow-up (back to one that is not)."""
 FOLLOW_UP_OPENERS = ("et", "and", "what about", "how about", "same", "meme", "idem", "pareil",
                      "puis", "then", "also", "aussi", "or", "ou")
+# "Où" (where) folds to "ou" (or): an opener "ou" written "où", or starting a "where" question
+# written without its accent ("Ou sont les pires départements ?"), asks a question of its own.
+WHERE_OPENERS = ("ou sont", "ou est", "ou y a", "ou se", "ou le plus", "ou la plus",
+                 "ou les plus", "ou le moins", "ou la moins", "ou les moins")
+_WHERE_RE = re.compile(r"\W*o[ùû]\b", re.IGNORECASE)
 COMPARE_OPENERS = ("compare", "compared", "comparer", "comparez", "compares", "comparing",
                    "comparaison", "comparison", "en comparaison", "in comparison", "par rapport",
                    "versus", "vs", "against", "contre")
@@ -852,7 +860,10 @@ def follow_up(
 
     A follow-up is short and starts like one ("and in Normandy?", "et les violences sexuelles
     ?", "what about 2030?", "compared to Normandy"), or cannot be answered alone but names a
-    place or a year ("Normandy?", "Brittany vs Normandy"). What it names replaces the same thing
+    place or a year ("Normandy?", "Brittany vs Normandy"). A question about the models or a
+    greeting is never one ("and the models?"), nor one naming nothing after its opener
+    ("Contre quoi lutte la police ?"), nor a "where" question ("Où sont les homicides ?": "où"
+    folds to "ou", "or"). What it names replaces the same thing
     in the question before, unless it asks to compare (see :func:`_follow`); the rest, and the
     kind of question (history, forecast, ranking, list), is kept.
 
@@ -880,7 +891,34 @@ def follow_up(
 
 
 def _starts(folded: str, openers: Iterable[str]) -> bool:
-    return any(folded == o or folded.startswith(o + " ") for o in openers)
+    return _opener(folded, openers) is not None
+
+
+def _opener(folded: str, openers: Iterable[str]) -> str | None:
+    """The longest of ``openers`` that ``folded`` starts with (as whole words), or None."""
+    found = [o for o in openers if folded == o or folded.startswith(o + " ")]
+    return max(found, key=len) if found else None
+
+
+def _names_something(r: _Reading, question: str, opener: str) -> bool:
+    """Whether a follow-up names, after its opener, something that can change the question
+    before: an indicator (or a broad word), a place (even unknown), a year, a horizon, a level,
+    or a kind of answer (forecast, ranking, count or rate). "Contre quoi lutte la police ?" or
+    "et alors ?" names nothing: not a follow-up."""
+    if (r.indicators or r.ambiguous or r.areas or r.country or r.cities or r.years
+            or r.horizon is not None or r.last_n is not None or r.top_n or r.level_word
+            or _unknown_place(question)):
+        return True
+    rest = " " * (len(opener) + 1) + r.masked[len(opener) + 1:]  # masked is " folded "
+    return _has(rest, (*FORECAST_WORDS, *RANKING_WORDS, *COUNT_WORDS, *RATE_WORDS))
+
+
+def _asks_where(question: str, folded: str) -> bool:
+    """Whether a question starting with "ou" starts with "où" (where), not "ou" (or)."""
+    if folded.split()[0] != "ou":
+        return False
+    raw = unicodedata.normalize("NFC", question[:MAX_QUESTION_CHARS])
+    return bool(_WHERE_RE.match(raw)) or _starts(folded, WHERE_OPENERS)
 
 
 def _is_follow_up(question: str, last_year: int) -> bool:
@@ -888,12 +926,17 @@ def _is_follow_up(question: str, last_year: int) -> bool:
     words = folded.split()
     if not words or len(words) > MAX_FOLLOW_UP_WORDS:
         return False
-    if _starts(folded, FOLLOW_UP_OPENERS):
-        return True
     r = _read(question, last_year)
     alone = _decide(question, r, last_year, None)
-    if _starts(folded, COMPARE_OPENERS):  # "compared to Normandy", not "Compare X in A and B"
-        return not alone.calls or not (r.areas or r.country or r.level_word)
+    if alone.intent in ("models", "help"):  # "and the models?": nothing of the question before
+        return False
+    opener = _opener(folded, FOLLOW_UP_OPENERS)
+    if opener and not _asks_where(question, folded):
+        return _names_something(r, question, opener)
+    opener = _opener(folded, COMPARE_OPENERS)
+    if opener:  # "compared to Normandy", not "Compare X in A and B" nor "Contre quoi… ?"
+        return _names_something(r, question, opener) and (
+            not alone.calls or not (r.areas or r.country or r.level_word))
     # "Normandy?", "2030 ?", "Brittany vs Normandy": nothing to answer alone, but a place or a
     # year that the question before can complete ("What is the population of Bretagne?" is not).
     return (len(words) <= 4 and not alone.calls and not _has(r.masked, OFF_TOPIC_WORDS)

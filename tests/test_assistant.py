@@ -684,6 +684,12 @@ FOLLOW_UPS: list[tuple[list[str], str, list[Call]]] = [
     (["Liste des départements de Bretagne"], "et en Normandie ?",
      [L(level="department", region="Normandie")]),
     (["How accurate are your forecasts?"], "and for departments?", [M(level="department")]),
+    (["How accurate are the forecasts?"], "and for departments?", [M(level="department")]),
+    # A follow-up naming only a kind of answer, or opening with "contre" (against).
+    (["Which region has the most burglaries in 2024?"], "and the lowest?",
+     [C("burglary", "region", year=2024, measure=RATE)]),
+    ([HISTORY_FR], "contre la Normandie ?",
+     [C("burglary", "region", areas=BOTH, measure=RATE), BZH_2016, NORMANDY_2016]),
     # A chain of follow-ups.
     ([HISTORY_EN, "and in Normandy?", "and in 2030?"], "and sexual violence?",
      [H("Normandie", "sexual-violence", "region"),
@@ -738,10 +744,53 @@ def test_follow_up_to_an_unknown_place_does_not_keep_the_earlier_one() -> None:
      ([HISTORY_EN], "Bonjour"),
      ([HISTORY_EN], "What is the population of Bretagne?"),
      ([HISTORY_EN], "What's the weather in Lyon?"),
-     (["Who won the world cup?"], "and in Normandy?")],  # nothing answerable either way
+     (["Who won the world cup?"], "and in Normandy?"),  # nothing answerable either way
+     # "Où" (where) folds to "ou" (or): a question of its own, accented or not.
+     (["Cambriolages en Bretagne"], "Où sont les homicides ?"),
+     (["Cambriolages en Bretagne"], "Où le plus d'homicides ?"),
+     (["Cambriolages en Bretagne"], "Ou sont les pires départements ?")],
 )
 def test_not_a_follow_up(previous: list[str], question: str) -> None:
     assert follow_up(question, previous) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "intent", "calls"),
+    [("and the models?", "models", [M()]),
+     ("et quel est le meilleur modèle ?", "models", [M()]),
+     ("and how accurate are they?", "models", [M()]),
+     ("Contre quoi lutte la police ?", "out_of_scope", []),  # 'contre': a comparison opener
+     ("and hello", "help", []),
+     ("et alors ?", "out_of_scope", [])],
+)
+def test_a_question_complete_alone_is_not_hijacked_by_the_one_before(
+    question: str, intent: str, calls: list[Call]
+) -> None:
+    for previous in (["Cambriolages en Bretagne"], [HISTORY_EN], [FORECAST_FR]):
+        assert follow_up(question, previous) is None, previous
+    alone = understand(question)
+    assert alone.intent == intent
+    assert [(c.name, c.arguments) for c in alone.calls] == calls
+
+
+@pytest.mark.parametrize("question", ["Où sont les homicides ?", "Où le plus d'homicides ?",
+                                      "OÙ sont les homicides ?", "Ou sont les homicides ?"])
+def test_where_is_read_alone_as_a_national_ranking(question: str) -> None:
+    assert follow_up(question, ["Cambriolages en Bretagne"]) is None
+    assert [(c.name, c.arguments) for c in plan(question)] == [
+        C("homicide", "region", measure=RATE)]
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("ou en Normandie ?", [H("Normandie", "burglary", "region")]),
+    ("or in Normandy?", [NORMANDY]),
+    ("ou les violences sexuelles ?", [H("Bretagne", "sexual-violence", "region")]),
+    ("or sexual violence?", [H("Bretagne", "sexual-violence", "region")]),
+])
+def test_or_still_opens_a_follow_up(question: str, expected: list[Call]) -> None:
+    result = follow_up(question, [HISTORY_EN])
+    assert result is not None
+    assert [(c.name, c.arguments) for c in result.calls] == expected
 
 
 @settings(max_examples=200, deadline=None)

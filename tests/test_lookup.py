@@ -126,6 +126,15 @@ def test_stop_words_alone_match_nothing(matcher: NameMatcher[str]) -> None:
         matcher.resolve("de")
 
 
+def test_stop_words_alone_are_no_prefix() -> None:
+    things = NameMatcher([("Destructions", "x"), ("Thefts", "t")], kind="thing")
+    for query in ("des", "the", "the des"):  # "des" is not the start of "destructions"
+        with pytest.raises(UnknownNameError):
+            things.resolve(query)
+    assert things.resolve("dest") == "x"
+    assert things.resolve("thef") == "t"
+
+
 def test_match_reports_tier(matcher: NameMatcher[str]) -> None:
     assert matcher.match("Homicides") == matcher.match("homicides")
     found = matcher.match("Homicides")

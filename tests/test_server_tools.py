@@ -206,6 +206,21 @@ async def test_bad_input_gives_a_clear_tool_error(
 
 
 @pytest.mark.parametrize(
+    ("word", "suggested"),
+    [("harcèlement", "sexual-violence"), ("abuse", "domestic-physical-violence"),
+     ("traffic", "drug-trafficking"), ("volées", "vehicle-theft"), ("penalty", "drug-use-afd"),
+     ("on-the-spot", "drug-use-afd"), ("attempts", "attempted-homicide"),
+     ("invasions", "burglary")],
+)
+async def test_a_generic_word_of_a_common_name_is_no_indicator(
+    server: Any, word: str, suggested: str
+) -> None:
+    message = error(await call(server, "get_history", {"area": "Bretagne", "indicator": word}))
+    assert f"Unknown indicator '{word}'." in message
+    assert f"[{suggested}]" in message  # the indicator with that common name, as a suggestion
+
+
+@pytest.mark.parametrize(
     ("name", "args", "expected"),
     [
         ("get_history", {"area": "x" * 500, "indicator": "burglary"},

@@ -12,10 +12,16 @@ deliberately ambiguous: "drugs"/"drogue"/"narcotics"/"stupéfiants" (trafficking
 things, both counting persons implicated), "assault"/"coups et blessures" in the 2025 edition (in or
 outside the family), "violences", "vols"/"theft"/"robbery".
 
+A partial match (a prefix, or some of the words of a name: "tentatives", "sexuelles") resolves only
+through an indicator's official names (slug and labels); an alias resolves only whole (or with a
+plural changed). A word of an alias alone ("abuse" of "domestic abuse", "volées" of "voitures
+volées") is unknown, with that indicator as the suggestion, or ambiguous: an alias cannot make a
+generic word resolve on its own. An alias starting with a generic word ("véhicules volés") would
+still make that word a unique prefix, unknown instead of ambiguous; such phrases stay in the
+planner.
+
 The aliases are also the chat planner's vocabulary (:mod:`oasis_mcp.assistant` finds them in free
-text): a new common word is taught here, once. As the lookup also matches prefixes and single words
-of aliases, an alias must not make a generic word resolve on its own ("véhicules volés" would make
-"véhicules" vehicle theft; such phrases stay in the planner).
+text): a new common word is taught here, once.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, get_args
 
-from oasis_mcp.data.lookup import NameMatcher, Tier, check_query, unknown_error
+from oasis_mcp.data.lookup import NameMatcher, Tier, check_query, shown, unknown_error
 from oasis_mcp.errors import LookupFailed, UnknownNameError
 
 Edition = Literal["2025", "2024"]
@@ -290,6 +296,13 @@ def _matcher(indicators: Iterable[Indicator]) -> NameMatcher[Indicator]:
 _MATCHERS: dict[Edition, NameMatcher[Indicator]] = {
     ed: _matcher(cat) for ed, cat in _CATALOGS.items()
 }
+# Each indicator's official names (slug and labels): a partial match (a prefix, some words) resolves
+# only through these; an alias resolves only whole (exact, or plural aside).
+_OFFICIAL: dict[Indicator, NameMatcher[Indicator]] = {
+    ind: NameMatcher([(name, ind) for name in (ind.slug, ind.label_fr, ind.label_en)],
+                     kind="indicator")
+    for cat in _CATALOGS.values() for ind in cat
+}
 # Slugs and labels only: to recognise an indicator that is not among the candidates.
 _NAMES: dict[Edition, NameMatcher[Indicator]] = {
     ed: NameMatcher(
@@ -367,9 +380,17 @@ def resolve_indicator(query: str, labels: Collection[str] | None = None) -> Indi
         raise elsewhere
     if found is None:
         raise matcher.unknown(query)
-    if found.unique:
-        return found.keys[0]
-    raise matcher.ambiguous(query, found.keys)
+    if not found.unique:
+        raise matcher.ambiguous(query, found.keys)
+    ind = found.keys[0]
+    if _OFFICIAL[ind].match_folded(folded) is None:
+        # Only part of a common name ("abuse" of "domestic abuse"): often a generic word.
+        raise unknown_error(
+            query, "indicator", [ind.label_fr],
+            f"'{shown(query)}' is only part of a common name of that indicator. {_HINT}",
+            [_describe(ind)],
+        )
+    return ind
 
 
 # -- Helpers -------------------------------------------------------------------------------------

@@ -39,7 +39,8 @@ STOP_WORDS = frozenset({
     "a", "an", "and", "au", "aux", "avec", "contre", "d", "dans", "de", "des", "du", "en", "et",
     "in", "l", "la", "le", "les", "of", "on", "par", "pour", "sur", "the", "to", "with",
 })
-"""Words ignored by the whole-word tier (they never identify anything on their own)."""
+"""Words ignored by the whole-word tier; a query of these alone matches no prefix either (they
+never identify anything on their own)."""
 
 class Tier(IntEnum):
     """How a query matched an alias, best first."""
@@ -216,8 +217,8 @@ class NameMatcher(Generic[K]):
         keys = self._inflected.get(_stemmed(folded))
         if keys:
             return Match(Tier.INFLECTED, self._ordered(keys))
-        if max_tier < Tier.PREFIX:
-            return None
+        if max_tier < Tier.PREFIX or all(w in STOP_WORDS for w in folded.split()):
+            return None  # a stop word is no part of a name ("des" of "destructions")
         prefixed: set[K] = set()
         if len(folded) >= MIN_PREFIX_LENGTH:
             prefixed = {k for alias, _, ks in self._scan if alias.startswith(folded) for k in ks}
