@@ -14,8 +14,10 @@ Usage:
    max over ``--repeat`` runs, against the 300 ms budget. Conversion of the chart to Gradio's
    payload is included; network and browser rendering are not.
 
-Without ``--artifacts`` (a directory with forecasts.csv.gz and metrics.json) the forecast and
-model interactions measure the "not trained yet" path.
+``--artifacts`` (default: the artifacts the app itself would read, i.e. ``OASIS_ARTIFACTS_DIR`` or
+the committed ``artifacts/``) is the directory with forecasts.csv.gz and metrics.json; when it has
+none, the forecast and model interactions measure the "not trained yet" path, and the report
+says so.
 """
 
 from __future__ import annotations
@@ -108,12 +110,11 @@ def _browser_first_page(url: str) -> dict[str, float]:
     return {"browser_chat_ready_s": chat_ready, "browser_explore_chart_s": explore_ready}
 
 
-def bench_interactions(repeat: int, artifacts: str | None) -> list[tuple[str, list[float]]]:
+def bench_interactions(repeat: int, artifacts_dir: str) -> list[tuple[str, list[float]]]:
     from oasis_app import geo, ui, views
     from oasis_app.services import build_services
     from oasis_mcp.server import create_server
 
-    artifacts_dir = artifacts or tempfile.mkdtemp(prefix="oasis-no-artifacts-")
     services = build_services(lambda: create_server(artifacts_dir=artifacts_dir))
     geo.outlines("region")
     geo.outlines("department")
@@ -169,11 +170,17 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--artifacts", default=None, help="artifacts directory for forecasts")
     args = parser.parse_args()
+    from oasis_mcp import config
+
+    artifacts = config.artifacts_dir(args.artifacts)
+    trained = (artifacts / "forecasts.csv.gz").is_file() and (artifacts / "metrics.json").is_file()
     env = dict(os.environ)
-    if args.artifacts:
-        env["OASIS_ARTIFACTS_DIR"] = args.artifacts
+    env["OASIS_ARTIFACTS_DIR"] = str(artifacts)
 
     print(f"CPU cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+    state = "trained" if trained else (
+        "none: forecast and model interactions measure the not-trained path")
+    print(f"artifacts: {artifacts} ({state})")
     startup = bench_startup(env, browser=not args.no_browser)
     print("\nStart-up and first page")
     print(f"  python app.py until /health answers     {startup['startup_s']:6.1f} s")
@@ -187,7 +194,7 @@ def main() -> None:
           f"{BUDGET_MS:.0f} ms")
     print(f"  {'interaction':<72}{'median':>8}{'p95':>8}{'max':>8}")
     worst = 0.0
-    for name, times in bench_interactions(args.repeat, args.artifacts):
+    for name, times in bench_interactions(args.repeat, str(artifacts)):
         ordered = sorted(times)
         p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
         worst = max(worst, p95)
