@@ -378,6 +378,33 @@ def test_former_regions_are_explained(query: str, region: str, departments: list
         region}
 
 
+@pytest.mark.parametrize(
+    ("query", "level"),
+    [("Outre-mer", "country"), ("France d'outre-mer", "country"), ("Outre-mer", "region"),
+     ("DOM", None), ("DROM", "region"), ("DROM", None), ("overseas", "country"),
+     ("Overseas France", None), ("régions d'outre-mer", "department"), ("DOM-TOM", "country")],
+)
+def test_overseas_france_is_explained_not_resolved(query: str, level: str | None) -> None:
+    with pytest.raises(UnknownNameError, match="not an area of this dataset") as info:
+        resolve_area(query, level)  # type: ignore[arg-type]
+    message = str(info.value)
+    for name, region, department in [("Guadeloupe", "01", "971"), ("Martinique", "02", "972"),
+                                     ("Guyane", "03", "973"), ("La Réunion", "04", "974"),
+                                     ("Mayotte", "06", "976")]:
+        assert f"{name} (region {region}, department {department})" in message
+    assert "'FR' is the whole of France" in message and "'FM' metropolitan France" in message
+    for suggestion in info.value.suggestions:  # each suggestion resolves at the asked level
+        resolve_area(suggestion, level)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("level", ["country", "region", None])
+def test_a_connecting_word_of_an_alias_names_no_area(level: str | None) -> None:
+    with pytest.raises(UnknownNameError, match="Unknown"):
+        resolve_area("hors", level)  # type: ignore[arg-type]
+    if level != "region":
+        assert resolve_area("France hors outre-mer", level).code == "FM"  # type: ignore[arg-type]
+
+
 def test_cities_are_explained_not_resolved() -> None:
     with pytest.raises(UnknownNameError, match="is a city") as info:
         resolve_area("Marseille")

@@ -13,8 +13,10 @@ Resolution rules of :func:`resolve_area` (first rule that applies wins):
 4. a name of another level than the one asked is an error that says so ("Paris" at level region);
 5. a former region (before 2016) whose name is not part of a current name is an error naming its
    current region and departments ("Alsace");
-6. an unambiguous prefix or whole-word match ("Bourgogne", "Aquitaine", "Auvergne");
-7. otherwise UnknownNameError with the closest names.
+6. overseas France as a whole ("outre-mer", "DOM", "DROM", "overseas") is an error naming the five
+   overseas regions and FR/FM; a connecting word alone ("hors") names nothing;
+7. an unambiguous prefix or whole-word match ("Bourgogne", "Aquitaine", "Auvergne");
+8. otherwise UnknownNameError with the closest names.
 
 With ``level=None`` a name matching several levels equally is ambiguous (AmbiguousNameError lists
 each area with its level), except when the matches are one overseas region and its single
@@ -261,6 +263,14 @@ _CITIES: dict[str, tuple[str, str]] = {
     )
 }
 
+# Overseas France as a whole is no area of the data (only FR, with it, and FM, without it): these
+# folded queries get an error naming the overseas regions instead of a partial match ("outre-mer"
+# once resolved to FM through the alias "France hors outre-mer").
+_OVERSEAS_WORDS = frozenset({"outremer", "overseas", "dom", "drom", "tom", "domtom"})
+_OVERSEAS_PHRASE = re.compile(r"\boutre mer\b")
+_NON_IDENTIFYING = frozenset({"hors", "sans", "excluding", "except", "without"})
+"""Words that never name an area on their own ("hors" of "France hors outre-mer")."""
+
 _TOKEN_MAP = {"st": "saint", "ste": "sainte"}
 
 _HINTS: dict[str, str] = {
@@ -482,6 +492,10 @@ def _resolve(query: str, folded: str, level: Level | None, allow_strip: bool) ->
         raise _former_region(query, level or "area", *_FORMER_REGIONS[folded])
     if folded in _CITIES:
         raise _city(query, level, *_CITIES[folded])
+    if _is_overseas(folded):
+        raise _overseas(query, level)
+    if all(w in _NON_IDENTIFYING or w in _FILLER_WORDS for w in folded.split()):
+        raise _unknown(query, folded, targets, level)
     if folded in _LEVEL_WORDS:
         kind = level or "area"
         raise UnknownNameError(
@@ -629,6 +643,35 @@ def _former_region(
         f"Ask for the region {region.name} or for one of these departments."
     )
     return UnknownNameError(message, query, kind, [region.label] + [a.label for a in members])
+
+
+def _is_overseas(folded: str) -> bool:
+    """``"outre-mer"``, ``"DOM"``, ``"France d'outre-mer"``, ``"overseas regions"``... (an exact
+    alias such as "France hors outre-mer" has matched before this is asked)."""
+    words = folded.split()
+    if any(w in _NON_IDENTIFYING for w in words):  # "France hors DOM": not a request for overseas
+        return False
+    return any(w in _OVERSEAS_WORDS for w in words) or bool(_OVERSEAS_PHRASE.search(folded))
+
+
+def _overseas(query: str, level: Level | None) -> UnknownNameError:
+    regions = [_BY_CODE["region"][c] for c in sorted(_OVERSEAS_REGION_CODES)]
+    listed = ", ".join(
+        f"{r.name} (region {r.code}, department {departments_of(r.code)[0].code})" for r in regions
+    )
+    message = (
+        f"'{shown(query)}': overseas France (outre-mer) as a whole is not an area of this "
+        f"dataset. Its 5 overseas regions are areas of their own, each with a single department: "
+        f"{listed}. At level 'country', 'FR' is the whole of France (with overseas) and 'FM' "
+        "metropolitan France only (without overseas)."
+    )
+    if level == "country":
+        suggestions = [a.label for a in _AREAS["country"]]
+    elif level != "region":  # department, or None (the department is returned for these)
+        suggestions = [departments_of(r.code)[0].label for r in regions]
+    else:
+        suggestions = [r.label for r in regions]
+    return UnknownNameError(message, query, level or "area", suggestions)
 
 
 def _city(query: str, level: Level | None, name: str, department_code: str) -> UnknownNameError:
