@@ -21,6 +21,7 @@ from oasis_mcp.data.geography import (
     get_area,
     is_metropolitan,
     region_of,
+    resolution_notes,
     resolve_area,
     resolve_level,
 )
@@ -367,6 +368,10 @@ def test_cross_level_ambiguity_names_levels() -> None:
         ("Midi-Pyrénées", "76", ["09", "12", "31", "32", "46", "65", "81", "82"]),
         ("Haute-Normandie", "28", ["27", "76"]),
         ("Poitou-Charentes", "75", ["16", "17", "79", "86"]),
+        ("Languedoc", "76", ["11", "30", "34", "48", "66"]),
+        ("Champagne", "44", ["08", "10", "51", "52"]),
+        ("Limousin", "75", ["19", "23", "87"]),
+        ("Basse-Normandie", "28", ["14", "50", "61"]),
     ],
 )
 def test_former_regions_are_explained(query: str, region: str, departments: list[str]) -> None:
@@ -403,6 +408,42 @@ def test_a_connecting_word_of_an_alias_names_no_area(level: str | None) -> None:
         resolve_area("hors", level)  # type: ignore[arg-type]
     if level != "region":
         assert resolve_area("France hors outre-mer", level).code == "FM"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("query", "region", "departments"),
+    [
+        ("Auvergne", "84", ["03", "15", "43", "63"]),
+        ("Rhône-Alpes", "84", ["01", "07", "26", "38", "42", "69", "73", "74"]),
+        ("Aquitaine", "75", ["24", "33", "40", "47", "64"]),
+        ("Franche-Comté", "27", ["25", "39", "70", "90"]),
+        ("région Auvergne", "84", ["03", "15", "43", "63"]),
+    ],
+)
+def test_former_regions_within_a_current_name_resolve_with_a_note(
+    query: str, region: str, departments: list[str]
+) -> None:
+    area = resolve_area(query, "region")
+    assert area.code == region
+    [note] = resolution_notes(query, area)
+    assert f"read as the region {area.label}" in note and "former region" in note
+    assert all(f"({code})" in note for code in departments)
+    assert resolution_notes(area.name, area) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "region", "department"),
+    [("75", "Nouvelle-Aquitaine", "Paris"), ("6", "Mayotte", "Alpes-Maritimes"),
+     ("93", "Provence-Alpes-Côte d'Azur", "Seine-Saint-Denis")],
+)
+def test_a_department_number_read_as_a_region_code_gets_a_note(
+    code: str, region: str, department: str
+) -> None:
+    area = resolve_area(code, "region")
+    assert area.name == region
+    [note] = resolution_notes(code, area)
+    assert f"({region})" in note and f"({department}) use level='department'" in note
+    assert resolution_notes(code, resolve_area(code, "department")) == []
 
 
 def test_cities_are_explained_not_resolved() -> None:

@@ -245,6 +245,19 @@ _FORMER_REGIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "poitou charentes": ("Poitou-Charentes", "75", ("16", "17", "79", "86")),
     "languedoc roussillon": ("Languedoc-Roussillon", "76", ("11", "30", "34", "48", "66")),
     "midi pyrenees": ("Midi-Pyrénées", "76", ("09", "12", "31", "32", "46", "65", "81", "82")),
+    "languedoc": ("Languedoc-Roussillon", "76", ("11", "30", "34", "48", "66")),
+    "roussillon": ("Languedoc-Roussillon", "76", ("11", "30", "34", "48", "66")),
+    "champagne": ("Champagne-Ardenne", "44", ("08", "10", "51", "52")),
+    "midi": ("Midi-Pyrénées", "76", ("09", "12", "31", "32", "46", "65", "81", "82")),
+}
+# Former regions whose name is part of a current one: they resolve to it, with a note saying so.
+_FORMER_REGION_PARTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "auvergne": ("Auvergne", "84", ("03", "15", "43", "63")),
+    "rhone alpes": ("Rhône-Alpes", "84", ("01", "07", "26", "38", "42", "69", "73", "74")),
+    "aquitaine": ("Aquitaine", "75", ("24", "33", "40", "47", "64")),
+    "bourgogne": ("Bourgogne", "27", ("21", "58", "71", "89")),
+    "burgundy": ("Bourgogne", "27", ("21", "58", "71", "89")),
+    "franche comte": ("Franche-Comté", "27", ("25", "39", "70", "90")),
 }
 
 # Large cities: the data stop at departments, so a city name is explained, never resolved
@@ -412,6 +425,36 @@ def resolve_area(query: str, level: Level | None = None) -> Area:
     folded = check_query(query, kind, _HINTS[kind])
     normalized = " ".join(_TOKEN_MAP.get(w, w) for w in folded.split())
     return _resolve(query, normalized, lvl, allow_strip=True)
+
+
+def resolution_notes(query: object, area: Area) -> list[str]:
+    """Warnings for a query that resolved, but maybe not to what was meant: a bare number read as
+    a region code that is also a department number ("75" at level region is Nouvelle-Aquitaine,
+    not Paris), or a former region read as the current region containing it ("Auvergne")."""
+    if area.level != "region" or not isinstance(query, str | int) or isinstance(query, bool):
+        return []
+    text = str(query).strip()
+    if text.isdigit():
+        code = _as_code(text)
+        department = _BY_CODE["department"].get(code or "")
+        if department is None or code != area.code:
+            return []
+        return [
+            f"'{shown(text)}' was read as the region code {area.code} ({area.name}); for the "
+            f"department {department.code} ({department.name}) use level='department'."
+        ]
+    folded = " ".join(_TOKEN_MAP.get(w, w) for w in fold(text).split())
+    stripped = _strip_level_words(folded)
+    former = _FORMER_REGION_PARTS.get(stripped[0] if stripped else folded)
+    if former is None or former[1] != area.code:
+        return []
+    name, _, codes = former
+    members = ", ".join(_BY_CODE["department"][c].label for c in codes)
+    return [
+        f"'{shown(text)}' was read as the region {area.label}, which since 2016 includes the "
+        f"former region {name} (departments {members}); for one of these departments alone use "
+        "level='department'."
+    ]
 
 
 def departments_of(code: str) -> list[Area]:
