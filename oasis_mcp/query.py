@@ -345,6 +345,7 @@ def get_history(
         edition=idx.edition,
         caveats=_caveats(idx, label, level, s),
         source=SOURCE,
+        warnings=geography.resolution_notes(area, found),
     )
 
 
@@ -445,7 +446,15 @@ def forecast(
     found = idx.area(area, level)
     label = idx.indicator(indicator)
     key = ("forecast", level, found.code, label, horizon, id(art))
-    return idx.memo(key, lambda: _forecast(idx, art, found, label, level, horizon), owner=art)
+    result = idx.memo(key, lambda: _forecast(idx, art, found, label, level, horizon), owner=art)
+    return _with_warnings(result, geography.resolution_notes(area, found))
+
+
+def _with_warnings(result: ForecastResult, notes: list[str]) -> ForecastResult:
+    """The (cached) result with per-query notes (how the area was read) first."""
+    if not notes:
+        return result
+    return result.model_copy(update={"warnings": [*notes, *result.warnings]})
 
 
 def _forecast(
@@ -528,8 +537,11 @@ def compare(
     full = idx.memo(key, lambda: _ranking(idx, art, label, year, level, measure), owner=art)
     if not areas:
         return full
-    wanted = {idx.area(q, level).code for q in areas}
-    return full.model_copy(update={"ranking": [r for r in full.ranking if r.code in wanted]})
+    found = [(q, idx.area(q, level)) for q in areas]
+    wanted = {a.code for _, a in found}
+    notes = [n for q, a in found for n in geography.resolution_notes(q, a)]
+    return full.model_copy(update={"ranking": [r for r in full.ranking if r.code in wanted],
+                                   "warnings": [*notes, *full.warnings]})
 
 
 def _ranking(

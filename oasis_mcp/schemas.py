@@ -142,6 +142,11 @@ class HistoryResult(_Model):
     edition: str
     caveats: list[str]
     source: str
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="How the query was read when it may not be what was meant (e.g. a number "
+        "read as a region code that is also a department number)",
+    )
 
 
 # --- forecast --------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ async def test_get_history_matches_the_query_layer(server: Any) -> None:
     assert result["indicator"]["slug"] == "burglary"
     assert [p["year"] for p in result["points"]] == list(range(2020, 2026))
     idx = server.state.index()
-    expected = query.get_history(idx, "53", "burglary", start_year=2020)
+    expected = query.get_history(idx, "Brittany", "cambriolages", start_year=2020)
     assert result == expected.model_dump(mode="json")
     dep = ok(await call(server, "get_history", {
         "area": "93", "indicator": "drug-trafficking", "level": "department"}))
@@ -151,6 +151,31 @@ async def test_compare_regions(server: Any) -> None:
     assert some["out_of"] == 101 and some["measure"] == "count"
     future = ok(await call(server, "compare_regions", {"indicator": "burglary", "year": 2029}))
     assert future["is_forecast"] and future["warnings"]
+
+
+async def test_a_department_number_read_as_a_region_code_is_flagged(server: Any) -> None:
+    history = ok(await call(server, "get_history", {"area": "75", "indicator": "burglary"}))
+    assert history["area"]["name"] == "Nouvelle-Aquitaine"  # the documented reading is kept
+    assert history["warnings"] == [
+        "'75' was read as the region code 75 (Nouvelle-Aquitaine); for the department 75 "
+        "(Paris) use level='department'."]
+    by_name = ok(await call(server, "get_history", {"area": "Nouvelle-Aquitaine",
+                                                    "indicator": "burglary"}))
+    assert by_name["warnings"] == []
+    paris = ok(await call(server, "get_history", {"area": "75", "indicator": "burglary",
+                                                  "level": "department"}))
+    assert paris["area"]["name"] == "Paris" and paris["warnings"] == []
+    compared = ok(await call(server, "compare_regions", {"indicator": "burglary",
+                                                         "areas": ["93", "Bretagne"]}))
+    assert [w for w in compared["warnings"] if "department 93 (Seine-Saint-Denis)" in w]
+    assert not [w for w in compared["warnings"] if "Bretagne" in w]
+    predicted = ok(await call(server, "forecast", {"area": 6, "indicator": "homicide",
+                                                   "horizon": 1}))
+    assert predicted["area"]["name"] == "Mayotte"
+    assert "department 06 (Alpes-Maritimes)" in predicted["warnings"][0]
+    again = ok(await call(server, "forecast", {"area": "Mayotte", "indicator": "homicide",
+                                               "horizon": 1}))
+    assert not [w for w in again["warnings"] if "Alpes-Maritimes" in w]  # not cached per area
 
 
 async def test_model_metrics(server: Any) -> None:
