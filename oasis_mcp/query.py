@@ -442,6 +442,9 @@ def forecast(
         raise QueryError(
             f"horizon {horizon} is out of range: forecasts run from {art.last_year + 1} to "
             f"{MAX_FORECAST_YEAR}, so horizon must be between 1 and {max_horizon}."
+            + (f" horizon counts years after {art.last_year}, not a calendar year: for {horizon} "
+               f"use horizon={horizon - art.last_year}."
+               if art.last_year < horizon <= MAX_FORECAST_YEAR else "")
         )
     found = idx.area(area, level)
     label = idx.indicator(indicator)

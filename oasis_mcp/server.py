@@ -207,14 +207,52 @@ def tool_errors(tool: str) -> Iterator[None]:
         ) from None
 
 
-def argument_errors(tool: str, exc: ValidationError) -> str:
+YEAR_LIKE = 1900
+"""A horizon at least this large was meant as a calendar year ("horizon=2030")."""
+
+
+def horizon_as_year(value: object, last_year: int | None) -> str | None:
+    """The explanation for a horizon given as a year, or None when it does not look like one."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < YEAR_LIKE:
+        return None
+    from oasis_mcp.artifacts import MAX_FORECAST_YEAR
+
+    if last_year is None:
+        return (
+            f"horizon {value} looks like a year, but horizon counts years after the last observed "
+            f"year (forecasts stop at {MAX_FORECAST_YEAR}): e.g. with 2025 data, for "
+            f"{MAX_FORECAST_YEAR} use horizon={MAX_FORECAST_YEAR - 2025}"
+        )
+    top = MAX_FORECAST_YEAR - last_year
+    if last_year < value <= MAX_FORECAST_YEAR:
+        advice = f"for {value} use horizon={value - last_year}"
+    else:
+        advice = (
+            f"forecasts cover {last_year + 1}–{MAX_FORECAST_YEAR}, i.e. horizon 1 to {top}"
+            + (f"; {value} is observed: use get_history" if value <= last_year else "")
+        )
+    return (
+        f"horizon {value} looks like a year, but horizon counts years after the last observed "
+        f"year ({last_year}): {advice}"
+    )
+
+
+def argument_errors(tool: str, exc: ValidationError, last_year: int | None = None) -> str:
     """Arguments that fail the input schema, in one line per field: which argument, what was
-    wrong, what was sent (shortened), without pydantic's headers and documentation links."""
+    wrong, what was sent (shortened), without pydantic's headers and documentation links.
+    ``last_year`` (the last observed year, when known) makes the hint for a year given as a
+    horizon exact."""
     parts = []
     for err in exc.errors(include_url=False):
         name = ".".join(str(part) for part in err["loc"]) or "arguments"
         ctx = err.get("ctx") or {}
         value = err.get("input")
+        as_year = horizon_as_year(value, last_year) if name == "horizon" else None
+        if as_year:
+            parts.append(as_year)
+            continue
         if err["type"] == "missing":
             parts.append(f"{name} is required")
             continue
@@ -240,8 +278,24 @@ class OasisServer(MCPServer):
         except ToolError as exc:
             cause = exc.__cause__
             if isinstance(cause, ValidationError) and not isinstance(exc, UnexpectedToolError):
-                raise ToolError(argument_errors(name, cause)) from cause
+                raise ToolError(
+                    argument_errors(name, cause, await self._last_year(arguments))
+                ) from cause
             raise
+
+    async def _last_year(self, arguments: dict[str, Any]) -> int | None:
+        """The last year forecasts start after, only when a horizon looks like a year."""
+        horizon = arguments.get("horizon") if isinstance(arguments, dict) else None
+        if horizon_as_year(horizon, None) is None:
+            return None
+        state = getattr(self, "state", None)
+        if not isinstance(state, ServerState):
+            return None
+        try:
+            return (await state.artifacts_async()).last_year
+        except Exception:  # no artifacts: the data's last year is the same in practice
+            idx = await state.maybe_index_async()
+            return idx.last_year if idx is not None else None
 
 
 def structured(model: BaseModel) -> CallToolResult:

@@ -293,6 +293,8 @@ def test_forecast_years_intervals_and_model(idx: DataIndex, art: Artifacts) -> N
     for bad in (0, 6, 10):
         with pytest.raises(QueryError, match="between 1 and 5"):
             query.forecast(idx, art, "Nord", "burglary", "department", horizon=bad)
+    with pytest.raises(QueryError, match="not a calendar year: for 2029 use horizon=4"):
+        query.forecast(idx, art, "Nord", "burglary", "department", horizon=2029)
 
 
 def test_forecast_with_stale_or_partial_artifacts(

@@ -259,6 +259,13 @@ async def test_a_generic_word_of_a_common_name_is_no_indicator(
          "horizon: Input should be greater than or equal to 1 (got 0)"),
         ("compare_regions", {"indicator": "burglary", "areas": ["53"] * 130},
          "areas is too long: at most 120 items, got 130"),
+        ("forecast", {"area": "53", "indicator": "burglary", "horizon": 2030},
+         "horizon 2030 looks like a year, but horizon counts years after the last observed year "
+         "(2025): for 2030 use horizon=5"),
+        ("forecast", {"area": "53", "indicator": "burglary", "horizon": "2028"},
+         "for 2028 use horizon=3"),
+        ("forecast", {"area": "53", "indicator": "burglary", "horizon": 2035},
+         "forecasts cover 2026–2030, i.e. horizon 1 to 5"),
     ],
 )
 async def test_invalid_arguments_get_a_short_readable_error(
