@@ -10,6 +10,7 @@ never imports a training library.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
@@ -269,10 +270,49 @@ def argument_errors(tool: str, exc: ValidationError, last_year: int | None = Non
             + ". The tool's input schema lists the accepted values.")
 
 
+ARGUMENT_SYNONYMS: dict[str, str] = {
+    "region": "area", "department": "area", "departement": "area", "zone": "area",
+    "code": "area", "place": "area", "location": "area", "crime": "indicator",
+    "metric": "indicator", "slug": "indicator", "offence": "indicator", "offense": "indicator",
+    "year": "horizon", "years": "horizon", "until": "horizon", "regions": "areas",
+    "departments": "areas", "from_year": "start_year", "to_year": "end_year", "start": "start_year",
+    "end": "end_year", "unit": "measure",
+}
+"""Common wrong argument names -> the accepted one they usually stand for (when a tool has it)."""
+
+
+def unknown_arguments(tool: str, schema: dict[str, Any], arguments: dict[str, Any]) -> str | None:
+    """The error for arguments that are not in the tool's input schema (None when all are):
+    which were not accepted, the tool's accepted arguments, and the closest for each."""
+    accepted = list((schema.get("properties") or {}).keys())
+    extra = [key for key in arguments if key not in accepted]
+    if not extra:
+        return None
+    parts = []
+    for key in extra:
+        text = str(key)
+        close = difflib.get_close_matches(text.lower(), accepted, n=1, cutoff=0.6)
+        guess = close[0] if close else ARGUMENT_SYNONYMS.get(text.lower())
+        shown = repr(text if len(text) <= 40 else text[:37] + "...")
+        if guess in accepted and guess not in arguments:
+            parts.append(f"{shown} (did you mean '{guess}'?)")
+        else:
+            parts.append(shown)
+    noun = "argument" if len(extra) == 1 else "arguments"
+    accepts = (f"{tool} accepts: {', '.join(accepted)}." if accepted
+               else f"{tool} takes no arguments.")
+    return f"Error executing tool {tool}: unknown {noun} {', '.join(parts)}. {accepts}"
+
+
 class OasisServer(MCPServer):
     """:class:`MCPServer` whose argument-validation errors are short and readable."""
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        schema = self._tool_input_schema(name)
+        if schema is not None and isinstance(arguments, dict):
+            unknown = unknown_arguments(name, schema, arguments)
+            if unknown:
+                raise ToolError(unknown + await self._year_hint(name, arguments))
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -282,6 +322,14 @@ class OasisServer(MCPServer):
                     argument_errors(name, cause, await self._last_year(arguments))
                 ) from cause
             raise
+
+    async def _year_hint(self, name: str, arguments: dict[str, Any]) -> str:
+        """For forecast(year=2030): the horizon that gives that year."""
+        year = arguments.get("year")
+        if name != "forecast" or "horizon" in arguments or horizon_as_year(year, None) is None:
+            return ""
+        hint = horizon_as_year(year, await self._last_year({"horizon": year})) or ""
+        return " forecast has no year argument: " + hint.split(", but ", 1)[-1] + "."
 
     async def _last_year(self, arguments: dict[str, Any]) -> int | None:
         """The last year forecasts start after, only when a horizon looks like a year."""
