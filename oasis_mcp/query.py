@@ -22,6 +22,7 @@ from oasis_mcp.data import geography
 from oasis_mcp.data.dataset import Dataset
 from oasis_mcp.data.geography import Area
 from oasis_mcp.data.indicators import GENERAL_CAVEATS as INDICATOR_GENERAL_CAVEATS
+from oasis_mcp.data.indicators import SUMS_ARE_UPPER_BOUNDS
 from oasis_mcp.errors import OasisError
 from oasis_mcp.schemas import (
     AreaInfo,
@@ -299,6 +300,8 @@ def list_indicators(idx: DataIndex) -> IndicatorCatalog:
 
 def _caveats(idx: DataIndex, label: str, level: str, s: Series | None) -> list[str]:
     out = list(idx.indicator_caveats.get(label, ()))
+    if s is not None and not s.upper_bound:  # the caveat follows the flag (Mayotte, departments)
+        out = [c for c in out if c != SUMS_ARE_UPPER_BOUNDS]
     if s is not None and s.derived:
         out.append(DERIVED_CAVEAT)
     if s is not None and s.upper_bound:
@@ -589,7 +592,11 @@ def _ranking(
         warnings.append(
             f"{year} values are point forecasts (see forecast for intervals), not observations."
         )
-    sample = idx.series.get((level, codes[0], label)) if codes else None
+    # The flags and caveats of the level: an upper-bound series if any (not the first area's,
+    # which is a single-department region such as Guadeloupe at level region).
+    level_series = [x for c in codes if (x := idx.series.get((level, c, label))) is not None]
+    sample = next((x for x in level_series if x.upper_bound),
+                  level_series[0] if level_series else None)
     return ComparisonResult(
         indicator=idx.indicator_refs[label], level=level, year=year, is_forecast=art is not None,
         measure=measure, out_of=len(ranked), ranking=out, national=national,

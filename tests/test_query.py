@@ -270,6 +270,26 @@ def test_compare_forecast_year(idx: DataIndex, art: Artifacts) -> None:
     assert count.out_of == 101 and count.national is not None and count.national.value
 
 
+def test_the_upper_bound_caveat_follows_the_flag(idx: DataIndex, art: Artifacts) -> None:
+    sums = "so regional or national sums of department figures are upper bounds"
+    for result in (
+        query.get_history(idx, "Mayotte", "drug-use-afd", "region"),  # one department: exact
+        query.forecast(idx, art, "Mayotte", "drug-use-afd", "region", horizon=1),
+        query.get_history(idx, "976", "drug-use-afd", "department"),
+        query.compare(idx, lambda: art, "drug-use-afd", level="department"),
+    ):
+        assert not result.upper_bound
+        assert not [c for c in result.caveats if sums in c or "upper bound" in c], result.caveats
+    for result in (
+        query.get_history(idx, "Bretagne", "drug-use-afd", "region"),
+        query.forecast(idx, art, "Bretagne", "drug-use-afd", "region", horizon=1),
+        query.get_history(idx, "FR", "drug-use-afd", "country"),
+        query.compare(idx, lambda: art, "drug-use-afd", level="region"),  # Guadeloupe comes first
+    ):
+        assert result.upper_bound
+        assert [c for c in result.caveats if sums in c]
+
+
 # -- forecast -----------------------------------------------------------------------------------
 
 

@@ -73,11 +73,16 @@ _SMALL_COUNTS = (
     "Small counts: very volatile from year to year and often 0 in small departments; prefer "
     "several years or larger areas.",
 )
+SUMS_ARE_UPPER_BOUNDS = (
+    "A person implicated in several departments is counted in each, so regional or national sums "
+    "of department figures are upper bounds."
+)
+"""Caveat of the 'Mis en cause' indicators; results leave it out when their figures are not such
+sums (a department, or a region of a single department such as Mayotte: ``upper_bound`` false)."""
 _MIS_EN_CAUSE = (
     "Counts persons implicated (mis en cause), which mostly reflects police enforcement activity "
     "rather than the extent of drug use or dealing.",
-    "A person implicated in several departments is counted in each, so regional or national sums "
-    "of department figures are upper bounds.",
+    SUMS_ARE_UPPER_BOUNDS,
 )
 _AFD_SPLIT = (
     "The fixed fine for drug use (AFD) exists only since September 2020 (after trials from June "
