@@ -129,7 +129,8 @@ _A_BURGLARY = ("cambriolages", "cambriolage", "burglaries", "house burglaries", 
                "residential burglaries", "break-ins", "break-in", "breakins", "housebreaking",
                "house-breaking", "cambrioleurs", "cambriolé", "burglars", "home invasions")
 _A_VANDALISM = ("vandalism", "vandalisme", "dégradations", "destructions", "criminal damage",
-                "property damage", "damage to property", "damage", "tags et graffitis")
+                "property damage", "damage to property", "damage", "tags et graffitis",
+                "tags", "graffitis", "graffiti")
 _A_FRAUD = ("fraud", "frauds", "fraude", "fraudes", "escroqueries", "escroquerie", "arnaques",
             "scams", "swindles", "swindling", "payment fraud", "card fraud",
             "fraude à la carte bancaire")
