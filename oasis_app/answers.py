@@ -165,6 +165,63 @@ def warning(text: str, lang: str) -> str:
     return text
 
 
+# The tools' caveats (English) worth a line under an answer, by how they start, with their French
+# wording; ``None``: not shown (said elsewhere in the answer, or not about reading these figures).
+_CAVEATS: list[tuple[str, str | None]] = [
+    ("Counts persons implicated (mis en cause), which mostly reflects police enforcement",
+     "Ces chiffres comptent des personnes mises en cause : ils reflètent surtout l'activité des "
+     "services de police et de gendarmerie, plus que l'ampleur réelle du trafic ou de l'usage."),
+    ("Increases partly reflect more reporting and better recording",
+     "Les hausses reflètent en partie davantage de plaintes et un meilleur enregistrement "
+     "(#MeToo dès 2017, Grenelle des violences conjugales en 2019), pas seulement plus de "
+     "violences."),
+    ("Counted when recorded; many victims report years after",
+     "Les faits sont comptés à leur enregistrement : beaucoup de victimes portent plainte des "
+     "années après."),
+    ("Covers rapes and other sexual offences",
+     "Couvre les viols et les autres infractions sexuelles, pas seulement les viols."),
+    ("Depends on victims filing complaints; online reporting channels",
+     "Dépend des plaintes des victimes : les plateformes de signalement en ligne (Perceval pour "
+     "la fraude à la carte bancaire dès 2018, THESEE pour les escroqueries en ligne dès 2022) "
+     "font monter les chiffres enregistrés indépendamment de la fraude réelle."),
+    ("Small counts: very volatile",
+     "Petits effectifs : très variables d'une année à l'autre et souvent nuls dans les petits "
+     "départements ; mieux vaut regarder plusieurs années ou des zones plus vastes."),
+    ("Counts vehicles, not offences", "Compte des véhicules, pas des infractions."),
+    ("Counts victims heard", "Compte les victimes entendues par la police, pas les infractions."),
+    ("Counts offences (Infraction), not victims", "Compte des infractions, pas des victimes."),
+    ("The fixed fine for drug use (AFD) exists only since September 2020",
+     "L'amende forfaitaire délictuelle (AFD) pour usage de stupéfiants n'existe que depuis "
+     "septembre 2020 : la série AFD vaut 0 de 2016 à 2019 et le partage AFD / hors AFD change à "
+     "partir de 2020 ; seul le total est comparable dans le temps."),
+    ("Total of the AFD and non-AFD series", "Total des séries AFD et hors AFD."),
+    # Said by the answer's unit, by the upper-bound note (_flags) or not about a single edition:
+    ("Rates are per 1,000 dwellings", None),
+    ("A person implicated in several departments", None),
+    ("'Mis en cause' counts summed over departments", None),
+    ("Category of the 2025 edition", None),
+    # General (every indicator): the answer's source line says recorded crime is not all crime.
+    ("Figures for this level are aggregated from departments", None),
+    ("Forecasts extrapolate recorded crime", None),
+    ("FR = all 101 departments", None),
+]
+
+
+def caveat(text: str, lang: str) -> str | None:
+    """A tool's caveat as a note of the answer, in its language (None: not shown)."""
+    for start, french in _CAVEATS:
+        if text.startswith(start):
+            if french is None:
+                return None
+            return french if lang == "fr" else text
+    return text  # a caveat the app does not know yet: shown as the server wrote it
+
+
+def _caveats(data: dict[str, Any], lang: str) -> list[str]:
+    found = (caveat(str(c), lang) for c in data.get("caveats", []))
+    return [c for c in found if c]
+
+
 def _warnings(data: dict[str, Any], lang: str) -> list[str]:
     return [warning(str(w), lang) for w in data.get("warnings", [])][:2]
 
@@ -176,10 +233,10 @@ def _series(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Rep
     notes: list[str] = []
     for history in histories:
         sentences.append(_history_sentence(history, lang))
-        notes += _flags(history, lang)
+        notes += _caveats(history, lang) + _flags(history, lang)
     for forecast in forecasts:
         sentences.append(_forecast_sentence(forecast, lang))
-        notes += _warnings(forecast, lang)
+        notes += _caveats(forecast, lang) + _warnings(forecast, lang)
     source = _edition(histories[0] if histories else forecasts[0], lang)
     figure = None
     shown = histories[0] if histories else None
@@ -328,7 +385,7 @@ def _ranking(data: dict[str, Any], plan: Plan, lang: str) -> Reply:
     text += say(lang, f" À l'autre bout : {other['name']} ({num(other['value'], lang)}).",
                 f" At the other end: {other['name']} ({num(other['value'], lang)}).")
     text += " " + _edition(data, lang)
-    notes = _warnings(data, lang) + _flags(data, lang)
+    notes = _caveats(data, lang) + _warnings(data, lang) + _flags(data, lang)
     top = plan.top_n or (MAX_RANKING_BARS if len(rows) > MAX_RANKING_BARS else None)
     shown = dict(data)
     if plan.extremum == "min" and top:
@@ -362,13 +419,14 @@ def _compare(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Re
         if national.get("value") is not None:
             sentences.append(say(lang, f"France entière : {num(national['value'], lang)}.",
                                  f"France as a whole: {num(national['value'], lang)}."))
-        notes += _flags(data, lang)
+        notes += _caveats(data, lang) + _flags(data, lang)
     else:
         for history in histories:
             sentences.append(_history_sentence(history, lang))
+            notes += _caveats(history, lang) + _flags(history, lang)
     for forecast in forecasts:
         sentences.append(_forecast_sentence(forecast, lang))
-        notes += _warnings(forecast, lang)
+        notes += _caveats(forecast, lang) + _warnings(forecast, lang)
     if histories and comparison is not None:
         trends = []
         for history in histories:

@@ -155,6 +155,24 @@ def test_french_answers_carry_french_warnings_and_the_recorded_crime_caveat(
     assert "offences recorded by the police and gendarmerie, not all actual crime" in turn.text
 
 
+def test_answers_carry_the_indicator_caveats_in_the_answer_language(
+    services: Services,
+) -> None:
+    turn = services.engine.ask("Is drug dealing rising in Marseille?")
+    assert "police enforcement activity" in turn.text
+    turn = services.engine.ask("Trafic de stupéfiants dans les Bouches-du-Rhône")
+    assert "activité des services de police" in turn.text and "enforcement" not in turn.text
+    turn = services.engine.ask("Violences sexuelles en Bretagne depuis 2016")
+    assert "#MeToo" in turn.text and "plaintes" in turn.text and "reporting" not in turn.text
+    turn = services.engine.ask("Domestic violence in Nord since 2016")
+    assert "more reporting and better recording" in turn.text
+    # Deduplicated across steps (history and forecast carry the same caveats).
+    turn = services.engine.ask("Forecast sexual violence in Île-de-France until 2030")
+    assert turn.text.count("#MeToo") == 1
+    turn = services.engine.ask("Quelle région a le plus de vols de véhicules en 2025 ?")
+    assert "véhicules, pas des infractions" in turn.text
+
+
 def test_short_follow_up_reads_the_previous_question(services: Services) -> None:
     history = [{"role": "user", "content": "Évolution des cambriolages en Bretagne depuis 2016"},
                {"role": "assistant", "content": "Cambriolages de logement — Bretagne : …"}]
