@@ -3,6 +3,7 @@ that goes with them. Every number quoted comes from a tool result."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from oasis_app.bridge import ToolOutcome
 from oasis_mcp.assistant import LABEL_EN, Plan
 
 MAX_RANKING_BARS = 20
+SMALL_COUNT = 20
+"""A series whose yearly counts all stay below this is told in counts, not percentages."""
 
 
 @dataclass
@@ -289,6 +292,8 @@ def _history_sentence(history: dict[str, Any], lang: str) -> str:
         return head + "."
     first = points[0]
     previous = points[-2]
+    if max(float(p["count"]) for p in points) < SMALL_COUNT:
+        return head + _small_tail(points, lang)
     change_prev = _change(last["count"], previous["count"])
     change_first = _change(last.get("rate_per_100k"), first.get("rate_per_100k"))
     peak = max(points, key=lambda p: p.get("rate_per_100k") or 0)
@@ -304,6 +309,35 @@ def _history_sentence(history: dict[str, Any], lang: str) -> str:
         tail += say(lang, f" Le pic date de {peak['year']} ({peak_rate}).",
                     f" The peak was in {peak['year']} ({peak_rate}).")
     return head + tail
+
+
+def _years(years: list[int], lang: str) -> str:
+    words = [str(y) for y in years]
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + say(lang, " et ", " and ") + words[-1]
+
+
+def _small_tail(points: list[dict[str, Any]], lang: str) -> str:
+    """Counts of a series too small for percentages: the year before, the total, the range and
+    every year at the highest count."""
+    counts = [round(float(p["count"])) for p in points]
+    previous, first, last = points[-2], points[0], points[-1]
+    high = max(counts)
+    at_high = [int(p["year"]) for p, c in zip(points, counts, strict=True) if c == high]
+    prev = num(previous["count"], lang, 0)
+    total = num(sum(counts), lang, 0)
+    span = f"{first['year']}–{last['year']}"
+    low = num(min(counts), lang, 0)
+    top = num(high, lang, 0)
+    return say(
+        lang,
+        f", contre {prev} en {previous['year']} ; {total} au total sur {span}, entre {low} et "
+        f"{top} par an (maximum en {_years(at_high, lang)}). Effectifs trop petits pour des "
+        "pourcentages.",
+        f": {prev} in {previous['year']}; {total} in all over {span}, {low} to {top} a year "
+        f"(highest in {_years(at_high, lang)}). Counts too small for percentages.",
+    )
 
 
 def _change(new: float | None, old: float | None) -> float | None:
@@ -323,17 +357,20 @@ def _forecast_sentence(forecast: dict[str, Any], lang: str) -> str:
     count = final["count"]
     unit = rate_unit(indicator, lang)
     model = forecast.get("model", {})
-    text = say(
-        lang,
-        f"Prévision {final['year']} pour {area} : {num(rate['value'], lang)} {unit} "
-        f"(intervalle 80 % : {num(rate['lo_80'], lang)}–{num(rate['hi_80'], lang)} ; 95 % : "
-        f"{num(rate['lo_95'], lang)}–{num(rate['hi_95'], lang)}), soit environ "
-        f"{num(count['value'], lang, 0)} faits.",
-        f"Forecast for {final['year']} in {area}: {num(rate['value'], lang)} {unit} "
-        f"(80% interval {num(rate['lo_80'], lang)}–{num(rate['hi_80'], lang)}; 95% "
-        f"{num(rate['lo_95'], lang)}–{num(rate['hi_95'], lang)}), about "
-        f"{num(count['value'], lang, 0)} cases.",
-    )
+    if float(count["hi_80"]) < SMALL_COUNT:
+        text = _small_forecast(final, area, lang)
+    else:
+        text = say(
+            lang,
+            f"Prévision {final['year']} pour {area} : {num(rate['value'], lang)} {unit} "
+            f"(intervalle 80 % : {num(rate['lo_80'], lang)}–{num(rate['hi_80'], lang)} ; 95 % : "
+            f"{num(rate['lo_95'], lang)}–{num(rate['hi_95'], lang)}), soit environ "
+            f"{num(count['value'], lang, 0)} faits.",
+            f"Forecast for {final['year']} in {area}: {num(rate['value'], lang)} {unit} "
+            f"(80% interval {num(rate['lo_80'], lang)}–{num(rate['hi_80'], lang)}; 95% "
+            f"{num(rate['lo_95'], lang)}–{num(rate['hi_95'], lang)}), about "
+            f"{num(count['value'], lang, 0)} cases.",
+        )
     if model.get("backtested") and model.get("ratio_to_naive") is not None:
         ratio = num(model["ratio_to_naive"], lang, 2)
         text += say(
@@ -351,6 +388,29 @@ def _forecast_sentence(forecast: dict[str, Any], lang: str) -> str:
         text += say(lang, " Ce niveau n'a pas été évalué en backtest.",
                     " This level was not backtested.")
     return text
+
+
+def _small_forecast(final: dict[str, Any], area: str, lang: str) -> str:
+    """A forecast of a few cases a year, in whole cases (rates of 0.1 per 100,000 say little)."""
+    count = final["count"]
+    value = float(count["value"])
+
+    def span(lo: float, hi: float) -> str:
+        return f"{max(0, math.floor(lo))}–{max(1, math.ceil(hi))}"
+
+    if value < 1:
+        point = say(lang, "moins d'un fait par an", "fewer than 1 case a year")
+    else:
+        point = say(lang, f"environ {round(value)} faits", f"about {round(value)} cases")
+    return say(
+        lang,
+        f"Prévision {final['year']} pour {area} : {point} (intervalle 80 % : "
+        f"{span(count['lo_80'], count['hi_80'])} faits ; 95 % : "
+        f"{span(count['lo_95'], count['hi_95'])}).",
+        f"Forecast for {final['year']} in {area}: {point} (80% interval "
+        f"{span(count['lo_80'], count['hi_80'])} cases; 95% "
+        f"{span(count['lo_95'], count['hi_95'])}).",
+    )
 
 
 def _ranking(data: dict[str, Any], plan: Plan, lang: str) -> Reply:

@@ -173,6 +173,22 @@ def test_answers_carry_the_indicator_caveats_in_the_answer_language(
     assert "véhicules, pas des infractions" in turn.text
 
 
+def test_tiny_counts_are_told_as_counts_not_percentages(services: Services) -> None:
+    turn = services.engine.ask("Homicides in Lozère")  # 0 to 1 a year
+    sentence = turn.text.split("Source")[0]
+    assert "%" not in sentence and "– in rate" not in sentence
+    assert "2017" in sentence and "2024" in sentence  # the tied highest years, both named
+    assert "peak was in 2024" not in sentence
+    turn = services.engine.ask("Homicides en Lozère")
+    assert "%" not in turn.text.split("Source")[0] and "2017" in turn.text
+    turn = services.engine.ask("Forecast homicides in Lozère until 2030")
+    assert "about 0 cases" not in turn.text and "0.0–0.2" not in turn.text
+    assert re.search(r"fewer than 1|\b\d+–\d+ cases", turn.text)
+    # Large series keep their percentages.
+    turn = services.engine.ask("Burglaries in Brittany since 2016")
+    assert "%" in turn.text.split("Source")[0]
+
+
 def test_short_follow_up_reads_the_previous_question(services: Services) -> None:
     history = [{"role": "user", "content": "Évolution des cambriolages en Bretagne depuis 2016"},
                {"role": "assistant", "content": "Cambriolages de logement — Bretagne : …"}]
