@@ -306,6 +306,18 @@ CODE_RE = re.compile(r"\b(?:departement|department|dept|dep|le|du|dans le|en|n|n
                      r" (\d{2}|2a|2b|97[1-6])\b")
 PAREN_CODE_RE = re.compile(r"\((\d{2}|2[AaBb]|97[1-6])\)")
 BARE_CODE_RE = re.compile(r"\b(2a|2b|97[1-6])\b")
+# A bare two-digit number ("Cambriolages 75") is a department code (a region code after "région"),
+# unless it counts something: "top 10", "dans 10 ans", "les 5 départements".
+NUMBER_CODE_RE = re.compile(r"(?<![0-9a-z])(\d{2})(?![0-9a-z])")
+NOT_CODE_BEFORE = frozenset({"top", "les", "the", "first", "premiers", "premieres", "last",
+                             "past", "next", "derniers", "dernieres", "dans", "within", "sur",
+                             "over"})
+NOT_CODE_AFTER = frozenset({"ans", "an", "annees", "annee", "years", "year", "prochaines",
+                            "prochains", "derniers", "dernieres", "last", "past", "next",
+                            "premiers", "first", "pour", "percent", "pourcent", "pct", "fois",
+                            "times", "jours", "days", "mois", "months", "regions", "region",
+                            "departements", "departement", "departments", "department",
+                            "highest", "lowest", "plus", "moins", "most", "least"})
 
 # Large cities: the data stop at departments, so a city stands for its department (with a note).
 CITIES: dict[str, tuple[str, str]] = {
@@ -564,6 +576,20 @@ def _read(question: str, last_year: int) -> _Reading:
         if ("department", code) in tables.areas:
             found.append((m.start(1), [("department", code)]))
             masked = _mask(masked, m.start(1), m.end(1))
+    says_region = _has(masked, REGION_WORDS) and not _has(masked, DEPARTMENT_WORDS)
+    for m in NUMBER_CODE_RE.finditer(masked):
+        before = masked[: m.start()].split()
+        after = masked[m.end():].split()
+        if (before and before[-1] in NOT_CODE_BEFORE) or (after and after[0] in NOT_CODE_AFTER):
+            continue
+        code = m.group(1)
+        if says_region and ("region", code) in tables.areas:
+            found.append((m.start(1), [("region", code)]))
+        elif ("department", code) in tables.areas:
+            found.append((m.start(1), [("department", code)]))
+        else:
+            continue
+        masked = _mask(masked, m.start(1), m.end(1))
     cities: list[tuple[str, str]] = []
     for m in _city_regex().finditer(masked):
         name, code = CITIES[m.group(0)]

@@ -798,3 +798,29 @@ def test_or_still_opens_a_follow_up(question: str, expected: list[Call]) -> None
 def test_follow_up_never_raises(words: list[str], previous: list[str]) -> None:
     result = follow_up(" ".join(["and", *words]), [*previous, HISTORY_EN])
     assert result is None or result.calls or result.message
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Cambriolages 75", [H("Paris", "burglary", "department")]),
+    ("cambriolages 01", [H("Ain", "burglary", "department")]),
+    ("Homicides 2B", [H("Haute-Corse", "homicide", "department")]),
+    ("Vols de véhicules 974", [H("La Réunion", "vehicle-theft", "department")]),
+    ("burglary rate in region 75", [H("Nouvelle-Aquitaine", "burglary", "region")]),
+    ("Cambriolages région 84", [H("Auvergne-Rhône-Alpes", "burglary", "region")]),
+    ("Cambriolages région 13", [H("Bouches-du-Rhône", "burglary", "department")]),
+])
+def test_a_bare_department_code_is_that_department(question: str, expected: list[Call]) -> None:
+    assert [(c.name, c.arguments) for c in plan(question)] == expected
+
+
+@pytest.mark.parametrize("question", [
+    "Top 10 des départements pour les cambriolages",
+    "Cambriolages en Bretagne dans 10 ans",
+    "Cambriolages en Bretagne sur les 10 dernières années",
+    "Forecast burglaries in Brittany for the next 5 years",
+])
+def test_numbers_that_are_not_codes_stay_numbers(question: str) -> None:
+    assert not any(c.arguments.get("area") in ("Yvelines", "Landes", "Finistère")  # 78, 40, 29
+                   or (c.arguments.get("level") == "department" and "Bretagne" in question)
+                   for c in plan(question))
+
