@@ -283,6 +283,7 @@ RANGE_RES = (
                r"through|jusqu a|jusqu en) (20\d\d)\b"),
     re.compile(r"\b(20\d\d) (?:a|au|to|till|until|through|jusqu a|jusqu en) (20\d\d)\b"),
     re.compile(r"\b(20\d\d) (20\d\d)\b"),  # 2018-2022 (hyphen folded to a space)
+    re.compile(r"\b(20\d\d) (?:et|and|&) (?:en |in )?(20\d\d)\b"),  # "en 2021 et 2022": both
 )
 START_RE = re.compile(r"\b(?:depuis|since|from|a partir de|apres|after|starting|starting in|"
                       r"starting from|des|de)(?: l annee| l an| the year| year)? (20\d\d)\b")

@@ -824,3 +824,12 @@ def test_numbers_that_are_not_codes_stay_numbers(question: str) -> None:
                    or (c.arguments.get("level") == "department" and "Bretagne" in question)
                    for c in plan(question))
 
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Cambriolages dans les Hauts-de-Seine en 2021 et 2022",
+     [H("Hauts-de-Seine", "burglary", "department", start_year=2021, end_year=2022)]),
+    ("Burglaries in Brittany in 2019 and 2023",
+     [H("Bretagne", "burglary", "region", start_year=2019, end_year=2023)]),
+])
+def test_two_years_give_both(question: str, expected: list[Call]) -> None:
+    assert [(c.name, c.arguments) for c in plan(question)] == expected
