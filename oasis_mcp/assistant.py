@@ -456,6 +456,20 @@ def _inflected_alternation(stemmed: Iterable[str]) -> re.Pattern[str]:
                       + r")(?![0-9a-z])")
 
 
+def _former_regions() -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    """Former regions (before 2016), as the tools know them: folded name -> (name, current
+    region code, department codes)."""
+    from oasis_mcp.data import geography
+
+    return dict(getattr(geography, "_FORMER_REGIONS", {}))
+
+
+@lru_cache(maxsize=1)
+def _former_regex() -> re.Pattern[str]:
+    names = _former_regions()
+    return _alternation(names) if names else re.compile(r"(?!)")
+
+
 @lru_cache(maxsize=1)
 def _city_regex() -> re.Pattern[str]:
     return _alternation(CITIES)
@@ -507,6 +521,8 @@ class _Reading:
     masked: str
     cities: list[tuple[str, str]]  # (city name, department code) read as their department
     ranking: bool = False  # a follow-up asked for a level with no area ("and the departments?")
+    former: list[tuple[str, str]] = field(default_factory=list)
+    """Former regions (before 2016) read as their current region: (name, region code)."""
 
 
 def _has(text: str, words: Iterable[str]) -> bool:
@@ -557,6 +573,13 @@ def _read(question: str, last_year: int) -> _Reading:
         if ("department", code) in tables.areas:
             found.append((m.start(1), [("department", code)]))
             masked = _mask(masked, m.start(1), m.end(1))
+    former: list[tuple[str, str]] = []
+    for m in _former_regex().finditer(masked):  # before "Normandie" in "Haute-Normandie"
+        name, region_code, _ = _former_regions()[m.group(0)]
+        if ("region", region_code) in tables.areas:
+            found.append((m.start(), [("region", region_code)]))
+            former.append((name, region_code))
+            masked = _mask(masked, m.start(), m.end())
     for m in tables.area_regex.finditer(masked):
         alias = m.group(0)
         if alias in UPPERCASE_AREA_ALIASES and not UPPERCASE_AREA_ALIASES[alias].search(raw):
@@ -664,7 +687,7 @@ def _read(question: str, last_year: int) -> _Reading:
         text=text, language=language, indicators=indicators, ambiguous=ambiguous, areas=areas,
         country=country, years=years, start_year=start_year, end_year=end_year,
         target_year=target_year, horizon=horizon, last_n=last_n, top_n=top_n,
-        level_word=level_word, masked=masked, cities=cities,
+        level_word=level_word, masked=masked, cities=cities, former=former,
     )
 
 
@@ -726,6 +749,15 @@ def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None
             f"{dep} department.",
         ))
 
+    for name, code in r.former:
+        region = tables.areas[("region", code)].name
+        notes.append(_say(
+            r.language,
+            f"« {name} » est une ancienne région (fusionnée en 2016), aujourd'hui dans la région "
+            f"{region} : voici les chiffres de {region}.",
+            f"{name} is a former region (merged in 2016), now part of {region}: these are the "
+            f"figures for {region}.",
+        ))
     def area_arg(entry: _AreaEntry) -> str:
         return entry.name
 
@@ -1055,6 +1087,8 @@ def _follow(base: _Reading, new: _Reading, question: str, last_year: int) -> _Re
         end_year=end_year, target_year=target_year, horizon=horizon, last_n=last_n,
         top_n=new.top_n or base.top_n, level_word=level_word, masked=masked + new.masked,
         cities=cities, ranking=ranking,
+        former=[*base.former, *new.former] if joins else (
+            new.former if new.areas or new.country else base.former),
     )
 
 

@@ -833,3 +833,13 @@ def test_numbers_that_are_not_codes_stay_numbers(question: str) -> None:
 ])
 def test_two_years_give_both(question: str, expected: list[Call]) -> None:
     assert [(c.name, c.arguments) for c in plan(question)] == expected
+
+
+def test_a_former_region_is_read_as_its_current_region_with_a_note() -> None:
+    result = understand("Cambriolages en Alsace")
+    assert [(c.name, c.arguments) for c in result.calls] == [H("Grand Est", "burglary", "region")]
+    assert any("Alsace" in n and "Grand Est" in n for n in result.notes)
+    assert not any("connais" in n for n in result.notes)
+    result = understand("Burglaries in Picardy")
+    assert [c.arguments["area"] for c in result.calls] == ["Hauts-de-France"]
+    assert any("Picardie" in n and "Hauts-de-France" in n for n in result.notes)
