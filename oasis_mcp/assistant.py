@@ -758,6 +758,14 @@ def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None
             f"{name} is a former region (merged in 2016), now part of {region}: these are the "
             f"figures for {region}.",
         ))
+    early = sorted({y for y in r.years if y < FIRST_YEAR})
+    if early:
+        notes.append(_say(
+            r.language,
+            f"Les données commencent en {FIRST_YEAR} : rien n'est disponible pour {early[0]}.",
+            f"The data start in {FIRST_YEAR}: nothing is available for {early[0]}.",
+        ))
+
     def area_arg(entry: _AreaEntry) -> str:
         return entry.name
 

@@ -825,16 +825,6 @@ def test_numbers_that_are_not_codes_stay_numbers(question: str) -> None:
                    for c in plan(question))
 
 
-@pytest.mark.parametrize(("question", "expected"), [
-    ("Cambriolages dans les Hauts-de-Seine en 2021 et 2022",
-     [H("Hauts-de-Seine", "burglary", "department", start_year=2021, end_year=2022)]),
-    ("Burglaries in Brittany in 2019 and 2023",
-     [H("Bretagne", "burglary", "region", start_year=2019, end_year=2023)]),
-])
-def test_two_years_give_both(question: str, expected: list[Call]) -> None:
-    assert [(c.name, c.arguments) for c in plan(question)] == expected
-
-
 def test_a_former_region_is_read_as_its_current_region_with_a_note() -> None:
     result = understand("Cambriolages en Alsace")
     assert [(c.name, c.arguments) for c in result.calls] == [H("Grand Est", "burglary", "region")]
@@ -843,3 +833,21 @@ def test_a_former_region_is_read_as_its_current_region_with_a_note() -> None:
     result = understand("Burglaries in Picardy")
     assert [c.arguments["area"] for c in result.calls] == ["Hauts-de-France"]
     assert any("Picardie" in n and "Hauts-de-France" in n for n in result.notes)
+
+
+def test_a_year_before_the_data_says_they_start_in_2016() -> None:
+    result = understand("Cambriolages en Bretagne en 2012")
+    assert any("2016" in n for n in result.notes)
+    result = understand("Burglaries in Brittany in 2012")
+    assert any("2016" in n for n in result.notes)
+    assert not understand("Cambriolages en Bretagne en 2020").notes
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Cambriolages dans les Hauts-de-Seine en 2021 et 2022",
+     [H("Hauts-de-Seine", "burglary", "department", start_year=2021, end_year=2022)]),
+    ("Burglaries in Brittany in 2019 and 2023",
+     [H("Bretagne", "burglary", "region", start_year=2019, end_year=2023)]),
+])
+def test_two_years_give_both(question: str, expected: list[Call]) -> None:
+    assert [(c.name, c.arguments) for c in plan(question)] == expected
