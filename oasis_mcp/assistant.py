@@ -239,7 +239,15 @@ RANKING_WORDS = (
     "les departements", "the regions", "the departments",
 )
 MIN_WORDS = ("le moins", "la moins", "les moins", "least", "lowest", "fewest", "safest", "best",
-             "meilleur", "meilleure", "plus sur", "plus faible", "plus bas", "smallest", "minimum")
+             "meilleur", "meilleure", "plus sur", "plus sure", "plus surs", "plus sures",
+             "plus faible", "plus bas", "smallest", "minimum")
+# Asking for a ranking without naming what to rank ("which region is worst?", "où est-ce le pire
+# ?"): on the indicator of the question before, else the planner asks which indicator.
+SUPERLATIVE_WORDS = ("pire", "pires", "worst", "safest", "safer", "most dangerous",
+                     "plus dangereu", "plus dangereux", "plus dangereuse", "plus sur", "plus sure",
+                     "plus surs", "plus sures", "moins sur", "moins sure", "least safe",
+                     "dangerous", "dangereux", "dangereuse", "best", "meilleur", "meilleure",
+                     "ranking", "classement")
 COMPARE_WORDS = ("compare", "comparer", "compares", "comparing", "comparison", "comparaison",
                  "comparez", "versus", "vs", "contre", "against", "difference", "differences")
 LIST_WORDS = ("liste", "lister", "list", "listing", "enumerate", "quels sont", "quelles sont",
@@ -783,9 +791,9 @@ def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None
         _has(t, LIST_WORDS) or len(t.split()) <= 3
     ):
         return Plan(question, r.language, "list_indicators", [ToolCall("list_indicators", {})])
-    if not r.indicators and not r.ambiguous and r.level_word and (
-        _has(t, LIST_WORDS) or _has(t, ("in", "en", "of", "d", "de", "du")) or not r.areas
-    ):
+    if not r.indicators and not r.ambiguous and r.level_word and not (
+        _has(t, SUPERLATIVE_WORDS) and not r.areas
+    ) and (_has(t, LIST_WORDS) or _has(t, ("in", "en", "of", "d", "de", "du")) or not r.areas):
         regions = [a for a in r.areas if a.level == "region"]
         args: dict[str, Any] = {"level": r.level_word}
         if r.level_word == "department" and regions:
@@ -795,6 +803,8 @@ def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None
     # Help / greetings / out of scope.
     if not r.indicators and not r.areas and r.country is None:
         if r.ambiguous:
+            return _clarify_indicator(question, r)
+        if _has(t, SUPERLATIVE_WORDS):  # "which region is worst?": worst for which indicator?
             return _clarify_indicator(question, r)
         if _has(t, HELP_WORDS):
             return _help(question, r.language, intent="help")
@@ -1004,6 +1014,12 @@ def _is_follow_up(question: str, last_year: int) -> bool:
     if opener:  # "compared to Normandy", not "Compare X in A and B" nor "Contre quoi… ?"
         return _names_something(r, question, opener) and (
             not alone.calls or not (r.areas or r.country or r.level_word))
+    if (not r.indicators and not r.ambiguous and not r.areas and r.country is None
+            and _has(r.masked, SUPERLATIVE_WORDS)
+            and not (r.level_word and _asks_where(question, folded))):
+        # "which region is worst?", "où est-ce le pire ?" (but "Où sont les pires départements ?"
+        # is a question of its own, as every "where" naming what it asks about)
+        return True
     # "Normandy?", "2030 ?", "Brittany vs Normandy": nothing to answer alone, but a place or a
     # year that the question before can complete ("What is the population of Bretagne?" is not).
     return (len(words) <= 4 and not alone.calls and not _has(r.masked, OFF_TOPIC_WORDS)
@@ -1071,6 +1087,10 @@ def _follow(base: _Reading, new: _Reading, question: str, last_year: int) -> _Re
             country, cities = None, []
         else:  # "and the regions?": all of them, ranked
             areas, country, cities, ranking = [], None, [], True
+    elif _has(new.masked, SUPERLATIVE_WORDS):  # "où est-ce le pire ?": a ranking of all
+        areas, country, cities, ranking = [], None, [], True
+        level_word = base.level_word if base.level_word not in {a.level for a in base.areas} \
+            else None
     else:
         level_word = base.level_word
 

@@ -851,3 +851,33 @@ def test_a_year_before_the_data_says_they_start_in_2016() -> None:
 ])
 def test_two_years_give_both(question: str, expected: list[Call]) -> None:
     assert [(c.name, c.arguments) for c in plan(question)] == expected
+
+
+@pytest.mark.parametrize(("previous", "question", "expected"), [
+    (["Burglaries in Brittany since 2016"], "which region is worst?",
+     [C("burglary", "region", measure=RATE)]),
+    (["Burglaries in Brittany since 2016", "which region is worst?"], "and the departments?",
+     [C("burglary", "department", measure=RATE)]),
+    (["Cambriolages en Bretagne"], "quelle région est la pire ?",
+     [C("burglary", "region", measure=RATE)]),
+    (["Cambriolages en Bretagne"], "où est-ce le pire ?", [C("burglary", "region", measure=RATE)]),
+    (["Homicides dans le Nord"], "Quelle est la région la plus sûre ?",
+     [C("homicide", "region", measure=RATE)]),
+])
+def test_worst_or_safest_ranks_on_the_indicator_asked_before(
+    previous: list[str], question: str, expected: list[Call]
+) -> None:
+    result = follow_up(question, previous)
+    assert result is not None and result.intent == "ranking"
+    assert [(c.name, c.arguments) for c in result.calls] == expected
+    safest = "sûre" in question
+    assert result.extremum == ("min" if safest else "max")
+
+
+@pytest.mark.parametrize("question", ["which region is worst?", "quelle région est la pire ?",
+                                      "Quelle est la région la plus sûre ?",
+                                      "où est-ce le pire ?"])
+def test_worst_or_safest_alone_asks_which_indicator(question: str) -> None:
+    result = understand(question)
+    assert result.intent == "clarify" and not result.calls
+    assert follow_up(question, []) is None
