@@ -423,10 +423,11 @@ def _ranking(data: dict[str, Any], plan: Plan, lang: str) -> Reply:
     if not rows:
         return Reply(say(lang, f"Pas de classement disponible pour {what} en {year}.",
                          f"No ranking available for {what} in {year}."))
+    digits = 0 if measure == "count" else 1  # counts are whole numbers
     n = plan.top_n or 3
     ordered = rows if plan.extremum == "max" else rows[::-1]
     lead = ordered[: max(1, min(n, 10))]
-    listed = ", ".join(f"{r['name']} ({num(r['value'], lang)})" for r in lead)
+    listed = ", ".join(f"{r['name']} ({num(r['value'], lang, digits)})" for r in lead)
     forecast_word = say(lang, " (prévision)", " (forecast)") if data.get("is_forecast") else ""
     level_word = say(lang, "région" if data.get("level") == "region" else "département",
                      "region" if data.get("level") == "region" else "department")
@@ -439,11 +440,13 @@ def _ranking(data: dict[str, Any], plan: Plan, lang: str) -> Reply:
     text = f"{head}{listed}" + (f" {unit}" if unit else "") + "."
     national = data.get("national") or {}
     if national.get("value") is not None:
-        text += say(lang, f" France entière : {num(national['value'], lang)}.",
-                    f" France as a whole: {num(national['value'], lang)}.")
+        national_value = num(national["value"], lang, digits)
+        text += say(lang, f" France entière : {national_value}.",
+                    f" France as a whole: {national_value}.")
     other = rows[-1] if plan.extremum == "max" else rows[0]
-    text += say(lang, f" À l'autre bout : {other['name']} ({num(other['value'], lang)}).",
-                f" At the other end: {other['name']} ({num(other['value'], lang)}).")
+    other_value = num(other["value"], lang, digits)
+    text += say(lang, f" À l'autre bout : {other['name']} ({other_value}).",
+                f" At the other end: {other['name']} ({other_value}).")
     text += " " + _edition(data, lang)
     notes = _caveats(data, lang) + _warnings(data, lang) + _flags(data, lang)
     top = plan.top_n or (MAX_RANKING_BARS if len(rows) > MAX_RANKING_BARS else None)
@@ -466,8 +469,9 @@ def _compare(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Re
         indicator = data.get("indicator", {})
         unit = measure_unit(str(data.get("measure")), indicator, lang)
         out_of = data.get("out_of") or ""
+        digits = 0 if data.get("measure") == "count" else 1
         parts = [
-            f"{r['name']} {num(r['value'], lang)}"
+            f"{r['name']} {num(r['value'], lang, digits)}"
             + say(lang, f" (rang {r['rank']}/{out_of})", f" (rank {r['rank']}/{out_of})")
             for r in data.get("ranking", [])
         ]
@@ -477,8 +481,9 @@ def _compare(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Re
         )
         national = data.get("national") or {}
         if national.get("value") is not None:
-            sentences.append(say(lang, f"France entière : {num(national['value'], lang)}.",
-                                 f"France as a whole: {num(national['value'], lang)}."))
+            national_value = num(national["value"], lang, digits)
+            sentences.append(say(lang, f"France entière : {national_value}.",
+                                 f"France as a whole: {national_value}."))
         notes += _caveats(data, lang) + _flags(data, lang)
     else:
         for history in histories:

@@ -189,6 +189,14 @@ def test_tiny_counts_are_told_as_counts_not_percentages(services: Services) -> N
     assert "%" in turn.text.split("Source")[0]
 
 
+def test_count_rankings_print_whole_numbers(services: Services) -> None:
+    turn = services.engine.ask("Number of homicides by department")
+    assert turn.steps[0].arguments["measure"] == "count"
+    assert re.search(r"\(\d+\)", turn.text) and not re.search(r"\(\d[\d,]*\.\d\)", turn.text)
+    turn = services.engine.ask("Nombre d'homicides par département")
+    assert re.search(r"\(\d+\)", turn.text) and not re.search(r"\(\d[\d\u202f]*,\d\)", turn.text)
+
+
 def test_short_follow_up_reads_the_previous_question(services: Services) -> None:
     history = [{"role": "user", "content": "Évolution des cambriolages en Bretagne depuis 2016"},
                {"role": "assistant", "content": "Cambriolages de logement — Bretagne : …"}]
