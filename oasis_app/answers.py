@@ -113,7 +113,9 @@ def compose(plan: Plan, outcomes: Sequence[ToolOutcome]) -> Reply:
     elif plan.intent == "list_indicators":
         reply = _indicators(by_name["list_indicators"][0].data or {}, lang)
     elif plan.intent == "ranking" and "compare_regions" in by_name:
-        reply = _ranking(by_name["compare_regions"][0].data or {}, plan, lang)
+        rankings = by_name["compare_regions"]
+        counts = rankings[1].data if len(rankings) > 1 else None
+        reply = _ranking(rankings[0].data or {}, plan, lang, counts)
     elif plan.intent == "compare":
         reply = _compare(by_name, plan, lang)
     else:
@@ -413,7 +415,9 @@ def _small_forecast(final: dict[str, Any], area: str, lang: str) -> str:
     )
 
 
-def _ranking(data: dict[str, Any], plan: Plan, lang: str) -> Reply:
+def _ranking(
+    data: dict[str, Any], plan: Plan, lang: str, counts: dict[str, Any] | None = None
+) -> Reply:
     rows = [r for r in data.get("ranking", []) if r.get("value") is not None]
     indicator = data.get("indicator", {})
     measure = str(data.get("measure", "rate_per_100k"))
@@ -429,14 +433,15 @@ def _ranking(data: dict[str, Any], plan: Plan, lang: str) -> Reply:
     lead = ordered[: max(1, min(n, 10))]
     listed = ", ".join(f"{r['name']} ({num(r['value'], lang, digits)})" for r in lead)
     forecast_word = say(lang, " (prévision)", " (forecast)") if data.get("is_forecast") else ""
-    level_word = say(lang, "région" if data.get("level") == "region" else "département",
-                     "region" if data.get("level") == "region" else "department")
-    if plan.extremum == "max":
-        head = say(lang, f"{what}, {year}{forecast_word} — {level_word} en tête : ",
-                   f"{what}, {year}{forecast_word} — highest {level_word}: ")
+    by_level = say(lang, "par région" if data.get("level") == "region" else "par département",
+                   "by region" if data.get("level") == "region" else "by department")
+    if measure == "count":
+        kind = say(lang, "plus grand nombre" if plan.extremum == "max" else "plus petit nombre",
+                   "highest number" if plan.extremum == "max" else "lowest number")
     else:
-        head = say(lang, f"{what}, {year}{forecast_word} — {level_word} le plus bas : ",
-                   f"{what}, {year}{forecast_word} — lowest {level_word}: ")
+        kind = say(lang, "taux le plus élevé" if plan.extremum == "max" else "taux le plus bas",
+                   "highest rate" if plan.extremum == "max" else "lowest rate")
+    head = f"{what}, {year}{forecast_word} — {kind} {by_level}" + say(lang, " : ", ": ")
     text = f"{head}{listed}" + (f" {unit}" if unit else "") + "."
     national = data.get("national") or {}
     if national.get("value") is not None:
@@ -447,6 +452,11 @@ def _ranking(data: dict[str, Any], plan: Plan, lang: str) -> Reply:
     other_value = num(other["value"], lang, digits)
     text += say(lang, f" À l'autre bout : {other['name']} ({other_value}).",
                 f" At the other end: {other['name']} ({other_value}).")
+    count_rows = [r for r in (counts or {}).get("ranking", []) if r.get("value") is not None]
+    if count_rows:
+        leaders = ", ".join(f"{r['name']} ({num(r['value'], lang, 0)})" for r in count_rows[:3])
+        text += say(lang, f" En nombre de faits, en tête : {leaders}.",
+                    f" By number of cases, the most: {leaders}.")
     text += " " + _edition(data, lang)
     notes = _caveats(data, lang) + _warnings(data, lang) + _flags(data, lang)
     top = plan.top_n or (MAX_RANKING_BARS if len(rows) > MAX_RANKING_BARS else None)

@@ -248,6 +248,10 @@ SUPERLATIVE_WORDS = ("pire", "pires", "worst", "safest", "safer", "most dangerou
                      "plus surs", "plus sures", "moins sur", "moins sure", "least safe",
                      "dangerous", "dangereux", "dangereuse", "best", "meilleur", "meilleure",
                      "ranking", "classement")
+# "Which region has the most burglaries?" asks for a number: ranked by rate (the fair comparison)
+# and by count, both told.
+MOST_WORDS = ("most", "le plus de", "le plus d", "la plus de", "les plus de", "a le plus",
+              "aura le plus", "ont le plus", "a eu le plus", "compte le plus")
 COMPARE_WORDS = ("compare", "comparer", "compares", "comparing", "comparison", "comparaison",
                  "comparez", "versus", "vs", "contre", "against", "difference", "differences")
 LIST_WORDS = ("liste", "lister", "list", "listing", "enumerate", "quels sont", "quelles sont",
@@ -848,7 +852,11 @@ def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None
             args["areas"] = [tables.areas[("department", c)].name
                              for c in tables.departments_by_region.get(r.areas[0].code, ())]
         args["measure"] = measure
-        return Plan(question, r.language, "ranking", [ToolCall("compare_regions", args)],
+        ranking_calls = [ToolCall("compare_regions", args)]
+        if (measure != "count" and extremum == "max" and _has(t, MOST_WORDS)
+                and not _has(t, RATE_WORDS) and not _has(t, SUPERLATIVE_WORDS)):
+            ranking_calls.append(ToolCall("compare_regions", {**args, "measure": "count"}))
+        return Plan(question, r.language, "ranking", ranking_calls,
                     measure=measure, extremum=extremum, top_n=r.top_n, notes=notes)
 
     areas = r.areas[:MAX_AREAS]

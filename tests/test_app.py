@@ -116,7 +116,8 @@ def test_chat_turn_history_question_gives_tool_calls_text_and_chart(services: Se
     [
         ("Forecast sexual violence in Île-de-France until 2030", ["get_history", "forecast"],
          True),
-        ("Quelle région a le plus de vols de véhicules en 2025 ?", ["compare_regions"], True),
+        ("Quelle région a le plus de vols de véhicules en 2025 ?",
+         ["compare_regions", "compare_regions"], True),  # by rate, and by count for "le plus de"
         ("Compare drug trafficking in the Nord and the Bouches-du-Rhône",
          ["compare_regions", "get_history", "get_history"], True),
         ("How accurate are your forecasts?", ["model_metrics"], True),
@@ -195,6 +196,14 @@ def test_count_rankings_print_whole_numbers(services: Services) -> None:
     assert re.search(r"\(\d+\)", turn.text) and not re.search(r"\(\d[\d,]*\.\d\)", turn.text)
     turn = services.engine.ask("Nombre d'homicides par département")
     assert re.search(r"\(\d+\)", turn.text) and not re.search(r"\(\d[\d\u202f]*,\d\)", turn.text)
+
+
+def test_most_names_the_rate_and_the_count_leader(services: Services) -> None:
+    turn = services.engine.ask("Which department had the most burglaries")
+    assert "highest rate" in turn.text and "highest department" not in turn.text
+    assert "By number" in turn.text
+    turn = services.engine.ask("Quel département a le plus de cambriolages ?")
+    assert "taux le plus élevé" in turn.text and "En nombre" in turn.text
 
 
 def test_short_follow_up_reads_the_previous_question(services: Services) -> None:

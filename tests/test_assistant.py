@@ -39,6 +39,7 @@ def I() -> Call:  # noqa: E743
 
 
 RATE = "rate_per_100k"
+COUNT = "count"
 OCCITANIE = [
     "Ariège",
     "Aude",
@@ -81,7 +82,8 @@ CASES: list[tuple[str, list[Call]]] = [
     ),
     (
         "Quelle région a le plus de vols de véhicules en 2025 ?",
-        [C("vehicle-theft", "region", year=2025, measure=RATE)],
+        [C("vehicle-theft", "region", year=2025, measure=RATE),
+         C("vehicle-theft", "region", year=2025, measure=COUNT)],
     ),
     (
         "Compare drug trafficking in the Nord and the Bouches-du-Rhône",
@@ -174,7 +176,8 @@ CASES: list[tuple[str, list[Call]]] = [
     ("Cambriolages à Atlantis", [H("France", "burglary", "country")]),
     (
         "Quel département d'Occitanie a le plus de cambriolages ?",
-        [C("burglary", "department", areas=OCCITANIE, measure=RATE)],
+        [C("burglary", "department", areas=OCCITANIE, measure=RATE),
+         C("burglary", "department", areas=OCCITANIE, measure=COUNT)],
     ),
     ("Model accuracy for departments", [M(level="department")]),
     ("Les modèles sont-ils fiables ?", [M()]),
@@ -192,7 +195,8 @@ CASES: list[tuple[str, list[Call]]] = [
     ),
     (
         "Which region will have the most burglaries in 2028?",
-        [C("burglary", "region", year=2028, measure=RATE)],
+        [C("burglary", "region", year=2028, measure=RATE),
+         C("burglary", "region", year=2028, measure=COUNT)],
     ),
     (
         "Drug use in Hauts-de-France 2016-2020",
@@ -324,7 +328,8 @@ CASES: list[tuple[str, list[Call]]] = [
     # "aura" (will have) is not AURA (Auvergne-Rhône-Alpes); the acronym in capitals is.
     (
         "Quelle région aura le plus de cambriolages en 2028 ?",
-        [C("burglary", "region", year=2028, measure=RATE)],
+        [C("burglary", "region", year=2028, measure=RATE),
+         C("burglary", "region", year=2028, measure=COUNT)],
     ),
     (
         "Combien de cambriolages y aura-t-il en Bretagne en 2030 ?",
@@ -675,9 +680,11 @@ FOLLOW_UPS: list[tuple[list[str], str, list[Call]]] = [
     ([HISTORY_EN], "and the regions?", [C("burglary", "region", measure=RATE)]),
     # Follow-ups of other kinds of question keep their kind.
     (["Which region has the most burglaries in 2024?"], "and sexual violence?",
-     [C("sexual-violence", "region", year=2024, measure=RATE)]),
+     [C("sexual-violence", "region", year=2024, measure=RATE),
+      C("sexual-violence", "region", year=2024, measure=COUNT)]),
     (["Which region has the most burglaries in 2024?"], "and the departments?",
-     [C("burglary", "department", year=2024, measure=RATE)]),
+     [C("burglary", "department", year=2024, measure=RATE),
+      C("burglary", "department", year=2024, measure=COUNT)]),
     (["Compare burglaries in Brittany and Normandy"], "and sexual violence?",
      [C("sexual-violence", "region", areas=BOTH, measure=RATE),
       H("Bretagne", "sexual-violence", "region"), H("Normandie", "sexual-violence", "region")]),
@@ -777,8 +784,9 @@ def test_a_question_complete_alone_is_not_hijacked_by_the_one_before(
                                       "OÙ sont les homicides ?", "Ou sont les homicides ?"])
 def test_where_is_read_alone_as_a_national_ranking(question: str) -> None:
     assert follow_up(question, ["Cambriolages en Bretagne"]) is None
+    most = [C("homicide", "region", measure=COUNT)] if "le plus" in question else []  # a number
     assert [(c.name, c.arguments) for c in plan(question)] == [
-        C("homicide", "region", measure=RATE)]
+        C("homicide", "region", measure=RATE), *most]
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -881,3 +889,16 @@ def test_worst_or_safest_alone_asks_which_indicator(question: str) -> None:
     result = understand(question)
     assert result.intent == "clarify" and not result.calls
     assert follow_up(question, []) is None
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Which department had the most burglaries",
+     [C("burglary", "department", measure=RATE), C("burglary", "department", measure="count")]),
+    ("Quelle région a le plus de violences sexuelles en 2024 ?",
+     [C("sexual-violence", "region", year=2024, measure=RATE),
+      C("sexual-violence", "region", year=2024, measure="count")]),
+    ("Which region has the highest burglary rate?", [C("burglary", "region", measure=RATE)]),
+    ("Which region has the fewest burglaries?", [C("burglary", "region", measure=RATE)]),
+])
+def test_most_also_ranks_by_count(question: str, expected: list[Call]) -> None:
+    assert [(c.name, c.arguments) for c in plan(question)] == expected
