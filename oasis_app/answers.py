@@ -194,7 +194,7 @@ _CAVEATS: list[tuple[str, str | None]] = [
      "départements ; mieux vaut regarder plusieurs années ou des zones plus vastes."),
     ("Counts vehicles, not offences", "Compte des véhicules, pas des infractions."),
     ("Counts victims heard", "Compte les victimes entendues par la police, pas les infractions."),
-    ("Counts offences (Infraction), not victims", "Compte des infractions, pas des victimes."),
+    ("Counts offences (Infraction), not victims", None),  # burglaries: as one would read them
     ("The fixed fine for drug use (AFD) exists only since September 2020",
      "L'amende forfaitaire délictuelle (AFD) pour usage de stupéfiants n'existe que depuis "
      "septembre 2020 : la série AFD vaut 0 de 2016 à 2019 et le partage AFD / hors AFD change à "
@@ -297,6 +297,16 @@ def _history_sentence(history: dict[str, Any], lang: str) -> str:
     if max(float(p["count"]) for p in points) < SMALL_COUNT:
         return head + _small_tail(points, lang)
     change_prev = _change(last["count"], previous["count"])
+    if len(points) == 2:  # "en 2021 et 2022": both years, said once
+        before = f"{num(previous['count'], lang, 0)}"
+        before_rate = num(previous.get("rate_per_100k"), lang)
+        return head + say(
+            lang,
+            f", contre {before} en {previous['year']} ({before_rate}) : "
+            f"{pct(change_prev, lang)}.",
+            f", against {before} in {previous['year']} ({before_rate}): "
+            f"{pct(change_prev, lang)}.",
+        )
     change_first = _change(last.get("rate_per_100k"), first.get("rate_per_100k"))
     peak = max(points, key=lambda p: p.get("rate_per_100k") or 0)
     tail = say(

@@ -206,6 +206,11 @@ def test_most_names_the_rate_and_the_count_leader(services: Services) -> None:
     assert "taux le plus élevé" in turn.text and "En nombre" in turn.text
 
 
+def test_two_years_are_both_told(services: Services) -> None:
+    turn = services.engine.ask("Cambriolages dans les Hauts-de-Seine en 2021 et 2022")
+    assert "4\u202f354 en 2021" in turn.text and "5\u202f313 en 2022" in turn.text
+
+
 def test_short_follow_up_reads_the_previous_question(services: Services) -> None:
     history = [{"role": "user", "content": "Évolution des cambriolages en Bretagne depuis 2016"},
                {"role": "assistant", "content": "Cambriolages de logement — Bretagne : …"}]
