@@ -3,6 +3,7 @@ that goes with them. Every number quoted comes from a tool result."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from oasis_app.bridge import ToolOutcome
 from oasis_mcp.assistant import LABEL_EN, Plan
 
 MAX_RANKING_BARS = 20
+SMALL_COUNT = 20
+"""A series whose yearly counts all stay below this is told in counts, not percentages."""
 
 
 @dataclass
@@ -110,7 +113,9 @@ def compose(plan: Plan, outcomes: Sequence[ToolOutcome]) -> Reply:
     elif plan.intent == "list_indicators":
         reply = _indicators(by_name["list_indicators"][0].data or {}, lang)
     elif plan.intent == "ranking" and "compare_regions" in by_name:
-        reply = _ranking(by_name["compare_regions"][0].data or {}, plan, lang)
+        rankings = by_name["compare_regions"]
+        counts = rankings[1].data if len(rankings) > 1 else None
+        reply = _ranking(rankings[0].data or {}, plan, lang, counts)
     elif plan.intent == "compare":
         reply = _compare(by_name, plan, lang)
     else:
@@ -165,6 +170,63 @@ def warning(text: str, lang: str) -> str:
     return text
 
 
+# The tools' caveats (English) worth a line under an answer, by how they start, with their French
+# wording; ``None``: not shown (said elsewhere in the answer, or not about reading these figures).
+_CAVEATS: list[tuple[str, str | None]] = [
+    ("Counts persons implicated (mis en cause), which mostly reflects police enforcement",
+     "Ces chiffres comptent des personnes mises en cause : ils reflètent surtout l'activité des "
+     "services de police et de gendarmerie, plus que l'ampleur réelle du trafic ou de l'usage."),
+    ("Increases partly reflect more reporting and better recording",
+     "Les hausses reflètent en partie davantage de plaintes et un meilleur enregistrement "
+     "(#MeToo dès 2017, Grenelle des violences conjugales en 2019), pas seulement plus de "
+     "violences."),
+    ("Counted when recorded; many victims report years after",
+     "Les faits sont comptés à leur enregistrement : beaucoup de victimes portent plainte des "
+     "années après."),
+    ("Covers rapes and other sexual offences",
+     "Couvre les viols et les autres infractions sexuelles, pas seulement les viols."),
+    ("Depends on victims filing complaints; online reporting channels",
+     "Dépend des plaintes des victimes : les plateformes de signalement en ligne (Perceval pour "
+     "la fraude à la carte bancaire dès 2018, THESEE pour les escroqueries en ligne dès 2022) "
+     "font monter les chiffres enregistrés indépendamment de la fraude réelle."),
+    ("Small counts: very volatile",
+     "Petits effectifs : très variables d'une année à l'autre et souvent nuls dans les petits "
+     "départements ; mieux vaut regarder plusieurs années ou des zones plus vastes."),
+    ("Counts vehicles, not offences", "Compte des véhicules, pas des infractions."),
+    ("Counts victims heard", "Compte les victimes entendues par la police, pas les infractions."),
+    ("Counts offences (Infraction), not victims", None),  # burglaries: as one would read them
+    ("The fixed fine for drug use (AFD) exists only since September 2020",
+     "L'amende forfaitaire délictuelle (AFD) pour usage de stupéfiants n'existe que depuis "
+     "septembre 2020 : la série AFD vaut 0 de 2016 à 2019 et le partage AFD / hors AFD change à "
+     "partir de 2020 ; seul le total est comparable dans le temps."),
+    ("Total of the AFD and non-AFD series", "Total des séries AFD et hors AFD."),
+    # Said by the answer's unit, by the upper-bound note (_flags) or not about a single edition:
+    ("Rates are per 1,000 dwellings", None),
+    ("A person implicated in several departments", None),
+    ("'Mis en cause' counts summed over departments", None),
+    ("Category of the 2025 edition", None),
+    # General (every indicator): the answer's source line says recorded crime is not all crime.
+    ("Figures for this level are aggregated from departments", None),
+    ("Forecasts extrapolate recorded crime", None),
+    ("FR = all 101 departments", None),
+]
+
+
+def caveat(text: str, lang: str) -> str | None:
+    """A tool's caveat as a note of the answer, in its language (None: not shown)."""
+    for start, french in _CAVEATS:
+        if text.startswith(start):
+            if french is None:
+                return None
+            return french if lang == "fr" else text
+    return text  # a caveat the app does not know yet: shown as the server wrote it
+
+
+def _caveats(data: dict[str, Any], lang: str) -> list[str]:
+    found = (caveat(str(c), lang) for c in data.get("caveats", []))
+    return [c for c in found if c]
+
+
 def _warnings(data: dict[str, Any], lang: str) -> list[str]:
     return [warning(str(w), lang) for w in data.get("warnings", [])][:2]
 
@@ -176,10 +238,10 @@ def _series(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Rep
     notes: list[str] = []
     for history in histories:
         sentences.append(_history_sentence(history, lang))
-        notes += _flags(history, lang)
+        notes += _caveats(history, lang) + _flags(history, lang)
     for forecast in forecasts:
         sentences.append(_forecast_sentence(forecast, lang))
-        notes += _warnings(forecast, lang)
+        notes += _caveats(forecast, lang) + _warnings(forecast, lang)
     source = _edition(histories[0] if histories else forecasts[0], lang)
     figure = None
     shown = histories[0] if histories else None
@@ -232,7 +294,19 @@ def _history_sentence(history: dict[str, Any], lang: str) -> str:
         return head + "."
     first = points[0]
     previous = points[-2]
+    if max(float(p["count"]) for p in points) < SMALL_COUNT:
+        return head + _small_tail(points, lang)
     change_prev = _change(last["count"], previous["count"])
+    if len(points) == 2:  # "en 2021 et 2022": both years, said once
+        before = f"{num(previous['count'], lang, 0)}"
+        before_rate = num(previous.get("rate_per_100k"), lang)
+        return head + say(
+            lang,
+            f", contre {before} en {previous['year']} ({before_rate}) : "
+            f"{pct(change_prev, lang)}.",
+            f", against {before} in {previous['year']} ({before_rate}): "
+            f"{pct(change_prev, lang)}.",
+        )
     change_first = _change(last.get("rate_per_100k"), first.get("rate_per_100k"))
     peak = max(points, key=lambda p: p.get("rate_per_100k") or 0)
     tail = say(
@@ -247,6 +321,35 @@ def _history_sentence(history: dict[str, Any], lang: str) -> str:
         tail += say(lang, f" Le pic date de {peak['year']} ({peak_rate}).",
                     f" The peak was in {peak['year']} ({peak_rate}).")
     return head + tail
+
+
+def _years(years: list[int], lang: str) -> str:
+    words = [str(y) for y in years]
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + say(lang, " et ", " and ") + words[-1]
+
+
+def _small_tail(points: list[dict[str, Any]], lang: str) -> str:
+    """Counts of a series too small for percentages: the year before, the total, the range and
+    every year at the highest count."""
+    counts = [round(float(p["count"])) for p in points]
+    previous, first, last = points[-2], points[0], points[-1]
+    high = max(counts)
+    at_high = [int(p["year"]) for p, c in zip(points, counts, strict=True) if c == high]
+    prev = num(previous["count"], lang, 0)
+    total = num(sum(counts), lang, 0)
+    span = f"{first['year']}–{last['year']}"
+    low = num(min(counts), lang, 0)
+    top = num(high, lang, 0)
+    return say(
+        lang,
+        f", contre {prev} en {previous['year']} ; {total} au total sur {span}, entre {low} et "
+        f"{top} par an (maximum en {_years(at_high, lang)}). Effectifs trop petits pour des "
+        "pourcentages.",
+        f": {prev} in {previous['year']}; {total} in all over {span}, {low} to {top} a year "
+        f"(highest in {_years(at_high, lang)}). Counts too small for percentages.",
+    )
 
 
 def _change(new: float | None, old: float | None) -> float | None:
@@ -266,17 +369,20 @@ def _forecast_sentence(forecast: dict[str, Any], lang: str) -> str:
     count = final["count"]
     unit = rate_unit(indicator, lang)
     model = forecast.get("model", {})
-    text = say(
-        lang,
-        f"Prévision {final['year']} pour {area} : {num(rate['value'], lang)} {unit} "
-        f"(intervalle 80 % : {num(rate['lo_80'], lang)}–{num(rate['hi_80'], lang)} ; 95 % : "
-        f"{num(rate['lo_95'], lang)}–{num(rate['hi_95'], lang)}), soit environ "
-        f"{num(count['value'], lang, 0)} faits.",
-        f"Forecast for {final['year']} in {area}: {num(rate['value'], lang)} {unit} "
-        f"(80% interval {num(rate['lo_80'], lang)}–{num(rate['hi_80'], lang)}; 95% "
-        f"{num(rate['lo_95'], lang)}–{num(rate['hi_95'], lang)}), about "
-        f"{num(count['value'], lang, 0)} cases.",
-    )
+    if float(count["hi_80"]) < SMALL_COUNT:
+        text = _small_forecast(final, area, lang)
+    else:
+        text = say(
+            lang,
+            f"Prévision {final['year']} pour {area} : {num(rate['value'], lang)} {unit} "
+            f"(intervalle 80 % : {num(rate['lo_80'], lang)}–{num(rate['hi_80'], lang)} ; 95 % : "
+            f"{num(rate['lo_95'], lang)}–{num(rate['hi_95'], lang)}), soit environ "
+            f"{num(count['value'], lang, 0)} faits.",
+            f"Forecast for {final['year']} in {area}: {num(rate['value'], lang)} {unit} "
+            f"(80% interval {num(rate['lo_80'], lang)}–{num(rate['hi_80'], lang)}; 95% "
+            f"{num(rate['lo_95'], lang)}–{num(rate['hi_95'], lang)}), about "
+            f"{num(count['value'], lang, 0)} cases.",
+        )
     if model.get("backtested") and model.get("ratio_to_naive") is not None:
         ratio = num(model["ratio_to_naive"], lang, 2)
         text += say(
@@ -296,7 +402,32 @@ def _forecast_sentence(forecast: dict[str, Any], lang: str) -> str:
     return text
 
 
-def _ranking(data: dict[str, Any], plan: Plan, lang: str) -> Reply:
+def _small_forecast(final: dict[str, Any], area: str, lang: str) -> str:
+    """A forecast of a few cases a year, in whole cases (rates of 0.1 per 100,000 say little)."""
+    count = final["count"]
+    value = float(count["value"])
+
+    def span(lo: float, hi: float) -> str:
+        return f"{max(0, math.floor(lo))}–{max(1, math.ceil(hi))}"
+
+    if value < 1:
+        point = say(lang, "moins d'un fait par an", "fewer than 1 case a year")
+    else:
+        point = say(lang, f"environ {round(value)} faits", f"about {round(value)} cases")
+    return say(
+        lang,
+        f"Prévision {final['year']} pour {area} : {point} (intervalle 80 % : "
+        f"{span(count['lo_80'], count['hi_80'])} faits ; 95 % : "
+        f"{span(count['lo_95'], count['hi_95'])}).",
+        f"Forecast for {final['year']} in {area}: {point} (80% interval "
+        f"{span(count['lo_80'], count['hi_80'])} cases; 95% "
+        f"{span(count['lo_95'], count['hi_95'])}).",
+    )
+
+
+def _ranking(
+    data: dict[str, Any], plan: Plan, lang: str, counts: dict[str, Any] | None = None
+) -> Reply:
     rows = [r for r in data.get("ranking", []) if r.get("value") is not None]
     indicator = data.get("indicator", {})
     measure = str(data.get("measure", "rate_per_100k"))
@@ -306,29 +437,38 @@ def _ranking(data: dict[str, Any], plan: Plan, lang: str) -> Reply:
     if not rows:
         return Reply(say(lang, f"Pas de classement disponible pour {what} en {year}.",
                          f"No ranking available for {what} in {year}."))
+    digits = 0 if measure == "count" else 1  # counts are whole numbers
     n = plan.top_n or 3
     ordered = rows if plan.extremum == "max" else rows[::-1]
     lead = ordered[: max(1, min(n, 10))]
-    listed = ", ".join(f"{r['name']} ({num(r['value'], lang)})" for r in lead)
+    listed = ", ".join(f"{r['name']} ({num(r['value'], lang, digits)})" for r in lead)
     forecast_word = say(lang, " (prévision)", " (forecast)") if data.get("is_forecast") else ""
-    level_word = say(lang, "région" if data.get("level") == "region" else "département",
-                     "region" if data.get("level") == "region" else "department")
-    if plan.extremum == "max":
-        head = say(lang, f"{what}, {year}{forecast_word} — {level_word} en tête : ",
-                   f"{what}, {year}{forecast_word} — highest {level_word}: ")
+    by_level = say(lang, "par région" if data.get("level") == "region" else "par département",
+                   "by region" if data.get("level") == "region" else "by department")
+    if measure == "count":
+        kind = say(lang, "plus grand nombre" if plan.extremum == "max" else "plus petit nombre",
+                   "highest number" if plan.extremum == "max" else "lowest number")
     else:
-        head = say(lang, f"{what}, {year}{forecast_word} — {level_word} le plus bas : ",
-                   f"{what}, {year}{forecast_word} — lowest {level_word}: ")
+        kind = say(lang, "taux le plus élevé" if plan.extremum == "max" else "taux le plus bas",
+                   "highest rate" if plan.extremum == "max" else "lowest rate")
+    head = f"{what}, {year}{forecast_word} — {kind} {by_level}" + say(lang, " : ", ": ")
     text = f"{head}{listed}" + (f" {unit}" if unit else "") + "."
     national = data.get("national") or {}
     if national.get("value") is not None:
-        text += say(lang, f" France entière : {num(national['value'], lang)}.",
-                    f" France as a whole: {num(national['value'], lang)}.")
+        national_value = num(national["value"], lang, digits)
+        text += say(lang, f" France entière : {national_value}.",
+                    f" France as a whole: {national_value}.")
     other = rows[-1] if plan.extremum == "max" else rows[0]
-    text += say(lang, f" À l'autre bout : {other['name']} ({num(other['value'], lang)}).",
-                f" At the other end: {other['name']} ({num(other['value'], lang)}).")
+    other_value = num(other["value"], lang, digits)
+    text += say(lang, f" À l'autre bout : {other['name']} ({other_value}).",
+                f" At the other end: {other['name']} ({other_value}).")
+    count_rows = [r for r in (counts or {}).get("ranking", []) if r.get("value") is not None]
+    if count_rows:
+        leaders = ", ".join(f"{r['name']} ({num(r['value'], lang, 0)})" for r in count_rows[:3])
+        text += say(lang, f" En nombre de faits, en tête : {leaders}.",
+                    f" By number of cases, the most: {leaders}.")
     text += " " + _edition(data, lang)
-    notes = _warnings(data, lang) + _flags(data, lang)
+    notes = _caveats(data, lang) + _warnings(data, lang) + _flags(data, lang)
     top = plan.top_n or (MAX_RANKING_BARS if len(rows) > MAX_RANKING_BARS else None)
     shown = dict(data)
     if plan.extremum == "min" and top:
@@ -349,8 +489,9 @@ def _compare(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Re
         indicator = data.get("indicator", {})
         unit = measure_unit(str(data.get("measure")), indicator, lang)
         out_of = data.get("out_of") or ""
+        digits = 0 if data.get("measure") == "count" else 1
         parts = [
-            f"{r['name']} {num(r['value'], lang)}"
+            f"{r['name']} {num(r['value'], lang, digits)}"
             + say(lang, f" (rang {r['rank']}/{out_of})", f" (rank {r['rank']}/{out_of})")
             for r in data.get("ranking", [])
         ]
@@ -360,15 +501,17 @@ def _compare(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Re
         )
         national = data.get("national") or {}
         if national.get("value") is not None:
-            sentences.append(say(lang, f"France entière : {num(national['value'], lang)}.",
-                                 f"France as a whole: {num(national['value'], lang)}."))
-        notes += _flags(data, lang)
+            national_value = num(national["value"], lang, digits)
+            sentences.append(say(lang, f"France entière : {national_value}.",
+                                 f"France as a whole: {national_value}."))
+        notes += _caveats(data, lang) + _flags(data, lang)
     else:
         for history in histories:
             sentences.append(_history_sentence(history, lang))
+            notes += _caveats(history, lang) + _flags(history, lang)
     for forecast in forecasts:
         sentences.append(_forecast_sentence(forecast, lang))
-        notes += _warnings(forecast, lang)
+        notes += _caveats(forecast, lang) + _warnings(forecast, lang)
     if histories and comparison is not None:
         trends = []
         for history in histories:

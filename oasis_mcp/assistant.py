@@ -239,7 +239,19 @@ RANKING_WORDS = (
     "les departements", "the regions", "the departments",
 )
 MIN_WORDS = ("le moins", "la moins", "les moins", "least", "lowest", "fewest", "safest", "best",
-             "meilleur", "meilleure", "plus sur", "plus faible", "plus bas", "smallest", "minimum")
+             "meilleur", "meilleure", "plus sur", "plus sure", "plus surs", "plus sures",
+             "plus faible", "plus bas", "smallest", "minimum")
+# Asking for a ranking without naming what to rank ("which region is worst?", "où est-ce le pire
+# ?"): on the indicator of the question before, else the planner asks which indicator.
+SUPERLATIVE_WORDS = ("pire", "pires", "worst", "safest", "safer", "most dangerous",
+                     "plus dangereu", "plus dangereux", "plus dangereuse", "plus sur", "plus sure",
+                     "plus surs", "plus sures", "moins sur", "moins sure", "least safe",
+                     "dangerous", "dangereux", "dangereuse", "best", "meilleur", "meilleure",
+                     "ranking", "classement")
+# "Which region has the most burglaries?" asks for a number: ranked by rate (the fair comparison)
+# and by count, both told.
+MOST_WORDS = ("most", "le plus de", "le plus d", "la plus de", "les plus de", "a le plus",
+              "aura le plus", "ont le plus", "a eu le plus", "compte le plus")
 COMPARE_WORDS = ("compare", "comparer", "compares", "comparing", "comparison", "comparaison",
                  "comparez", "versus", "vs", "contre", "against", "difference", "differences")
 LIST_WORDS = ("liste", "lister", "list", "listing", "enumerate", "quels sont", "quelles sont",
@@ -283,6 +295,7 @@ RANGE_RES = (
                r"through|jusqu a|jusqu en) (20\d\d)\b"),
     re.compile(r"\b(20\d\d) (?:a|au|to|till|until|through|jusqu a|jusqu en) (20\d\d)\b"),
     re.compile(r"\b(20\d\d) (20\d\d)\b"),  # 2018-2022 (hyphen folded to a space)
+    re.compile(r"\b(20\d\d) (?:et|and|&) (?:en |in )?(20\d\d)\b"),  # "en 2021 et 2022": both
 )
 START_RE = re.compile(r"\b(?:depuis|since|from|a partir de|apres|after|starting|starting in|"
                       r"starting from|des|de)(?: l annee| l an| the year| year)? (20\d\d)\b")
@@ -306,6 +319,18 @@ CODE_RE = re.compile(r"\b(?:departement|department|dept|dep|le|du|dans le|en|n|n
                      r" (\d{2}|2a|2b|97[1-6])\b")
 PAREN_CODE_RE = re.compile(r"\((\d{2}|2[AaBb]|97[1-6])\)")
 BARE_CODE_RE = re.compile(r"\b(2a|2b|97[1-6])\b")
+# A bare two-digit number ("Cambriolages 75") is a department code (a region code after "région"),
+# unless it counts something: "top 10", "dans 10 ans", "les 5 départements".
+NUMBER_CODE_RE = re.compile(r"(?<![0-9a-z])(\d{2})(?![0-9a-z])")
+NOT_CODE_BEFORE = frozenset({"top", "les", "the", "first", "premiers", "premieres", "last",
+                             "past", "next", "derniers", "dernieres", "dans", "within", "sur",
+                             "over"})
+NOT_CODE_AFTER = frozenset({"ans", "an", "annees", "annee", "years", "year", "prochaines",
+                            "prochains", "derniers", "dernieres", "last", "past", "next",
+                            "premiers", "first", "pour", "percent", "pourcent", "pct", "fois",
+                            "times", "jours", "days", "mois", "months", "regions", "region",
+                            "departements", "departement", "departments", "department",
+                            "highest", "lowest", "plus", "moins", "most", "least"})
 
 # Large cities: the data stop at departments, so a city stands for its department (with a note).
 CITIES: dict[str, tuple[str, str]] = {
@@ -443,6 +468,20 @@ def _inflected_alternation(stemmed: Iterable[str]) -> re.Pattern[str]:
                       + r")(?![0-9a-z])")
 
 
+def _former_regions() -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    """Former regions (before 2016), as the tools know them: folded name -> (name, current
+    region code, department codes)."""
+    from oasis_mcp.data import geography
+
+    return dict(getattr(geography, "_FORMER_REGIONS", {}))
+
+
+@lru_cache(maxsize=1)
+def _former_regex() -> re.Pattern[str]:
+    names = _former_regions()
+    return _alternation(names) if names else re.compile(r"(?!)")
+
+
 @lru_cache(maxsize=1)
 def _city_regex() -> re.Pattern[str]:
     return _alternation(CITIES)
@@ -494,6 +533,8 @@ class _Reading:
     masked: str
     cities: list[tuple[str, str]]  # (city name, department code) read as their department
     ranking: bool = False  # a follow-up asked for a level with no area ("and the departments?")
+    former: list[tuple[str, str]] = field(default_factory=list)
+    """Former regions (before 2016) read as their current region: (name, region code)."""
 
 
 def _has(text: str, words: Iterable[str]) -> bool:
@@ -544,6 +585,13 @@ def _read(question: str, last_year: int) -> _Reading:
         if ("department", code) in tables.areas:
             found.append((m.start(1), [("department", code)]))
             masked = _mask(masked, m.start(1), m.end(1))
+    former: list[tuple[str, str]] = []
+    for m in _former_regex().finditer(masked):  # before "Normandie" in "Haute-Normandie"
+        name, region_code, _ = _former_regions()[m.group(0)]
+        if ("region", region_code) in tables.areas:
+            found.append((m.start(), [("region", region_code)]))
+            former.append((name, region_code))
+            masked = _mask(masked, m.start(), m.end())
     for m in tables.area_regex.finditer(masked):
         alias = m.group(0)
         if alias in UPPERCASE_AREA_ALIASES and not UPPERCASE_AREA_ALIASES[alias].search(raw):
@@ -564,6 +612,20 @@ def _read(question: str, last_year: int) -> _Reading:
         if ("department", code) in tables.areas:
             found.append((m.start(1), [("department", code)]))
             masked = _mask(masked, m.start(1), m.end(1))
+    says_region = _has(masked, REGION_WORDS) and not _has(masked, DEPARTMENT_WORDS)
+    for m in NUMBER_CODE_RE.finditer(masked):
+        before = masked[: m.start()].split()
+        after = masked[m.end():].split()
+        if (before and before[-1] in NOT_CODE_BEFORE) or (after and after[0] in NOT_CODE_AFTER):
+            continue
+        code = m.group(1)
+        if says_region and ("region", code) in tables.areas:
+            found.append((m.start(1), [("region", code)]))
+        elif ("department", code) in tables.areas:
+            found.append((m.start(1), [("department", code)]))
+        else:
+            continue
+        masked = _mask(masked, m.start(1), m.end(1))
     cities: list[tuple[str, str]] = []
     for m in _city_regex().finditer(masked):
         name, code = CITIES[m.group(0)]
@@ -637,7 +699,7 @@ def _read(question: str, last_year: int) -> _Reading:
         text=text, language=language, indicators=indicators, ambiguous=ambiguous, areas=areas,
         country=country, years=years, start_year=start_year, end_year=end_year,
         target_year=target_year, horizon=horizon, last_n=last_n, top_n=top_n,
-        level_word=level_word, masked=masked, cities=cities,
+        level_word=level_word, masked=masked, cities=cities, former=former,
     )
 
 
@@ -699,6 +761,23 @@ def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None
             f"{dep} department.",
         ))
 
+    for name, code in r.former:
+        region = tables.areas[("region", code)].name
+        notes.append(_say(
+            r.language,
+            f"« {name} » est une ancienne région (fusionnée en 2016), aujourd'hui dans la région "
+            f"{region} : voici les chiffres de {region}.",
+            f"{name} is a former region (merged in 2016), now part of {region}: these are the "
+            f"figures for {region}.",
+        ))
+    early = sorted({y for y in r.years if y < FIRST_YEAR})
+    if early:
+        notes.append(_say(
+            r.language,
+            f"Les données commencent en {FIRST_YEAR} : rien n'est disponible pour {early[0]}.",
+            f"The data start in {FIRST_YEAR}: nothing is available for {early[0]}.",
+        ))
+
     def area_arg(entry: _AreaEntry) -> str:
         return entry.name
 
@@ -716,9 +795,9 @@ def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None
         _has(t, LIST_WORDS) or len(t.split()) <= 3
     ):
         return Plan(question, r.language, "list_indicators", [ToolCall("list_indicators", {})])
-    if not r.indicators and not r.ambiguous and r.level_word and (
-        _has(t, LIST_WORDS) or _has(t, ("in", "en", "of", "d", "de", "du")) or not r.areas
-    ):
+    if not r.indicators and not r.ambiguous and r.level_word and not (
+        _has(t, SUPERLATIVE_WORDS) and not r.areas
+    ) and (_has(t, LIST_WORDS) or _has(t, ("in", "en", "of", "d", "de", "du")) or not r.areas):
         regions = [a for a in r.areas if a.level == "region"]
         args: dict[str, Any] = {"level": r.level_word}
         if r.level_word == "department" and regions:
@@ -728,6 +807,8 @@ def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None
     # Help / greetings / out of scope.
     if not r.indicators and not r.areas and r.country is None:
         if r.ambiguous:
+            return _clarify_indicator(question, r)
+        if _has(t, SUPERLATIVE_WORDS):  # "which region is worst?": worst for which indicator?
             return _clarify_indicator(question, r)
         if _has(t, HELP_WORDS):
             return _help(question, r.language, intent="help")
@@ -771,7 +852,11 @@ def _decide(question: str, r: _Reading, last_year: int, nomenclature: str | None
             args["areas"] = [tables.areas[("department", c)].name
                              for c in tables.departments_by_region.get(r.areas[0].code, ())]
         args["measure"] = measure
-        return Plan(question, r.language, "ranking", [ToolCall("compare_regions", args)],
+        ranking_calls = [ToolCall("compare_regions", args)]
+        if (measure != "count" and extremum == "max" and _has(t, MOST_WORDS)
+                and not _has(t, RATE_WORDS) and not _has(t, SUPERLATIVE_WORDS)):
+            ranking_calls.append(ToolCall("compare_regions", {**args, "measure": "count"}))
+        return Plan(question, r.language, "ranking", ranking_calls,
                     measure=measure, extremum=extremum, top_n=r.top_n, notes=notes)
 
     areas = r.areas[:MAX_AREAS]
@@ -937,6 +1022,12 @@ def _is_follow_up(question: str, last_year: int) -> bool:
     if opener:  # "compared to Normandy", not "Compare X in A and B" nor "Contre quoi… ?"
         return _names_something(r, question, opener) and (
             not alone.calls or not (r.areas or r.country or r.level_word))
+    if (not r.indicators and not r.ambiguous and not r.areas and r.country is None
+            and _has(r.masked, SUPERLATIVE_WORDS)
+            and not (r.level_word and _asks_where(question, folded))):
+        # "which region is worst?", "où est-ce le pire ?" (but "Où sont les pires départements ?"
+        # is a question of its own, as every "where" naming what it asks about)
+        return True
     # "Normandy?", "2030 ?", "Brittany vs Normandy": nothing to answer alone, but a place or a
     # year that the question before can complete ("What is the population of Bretagne?" is not).
     return (len(words) <= 4 and not alone.calls and not _has(r.masked, OFF_TOPIC_WORDS)
@@ -1004,6 +1095,10 @@ def _follow(base: _Reading, new: _Reading, question: str, last_year: int) -> _Re
             country, cities = None, []
         else:  # "and the regions?": all of them, ranked
             areas, country, cities, ranking = [], None, [], True
+    elif _has(new.masked, SUPERLATIVE_WORDS):  # "où est-ce le pire ?": a ranking of all
+        areas, country, cities, ranking = [], None, [], True
+        level_word = base.level_word if base.level_word not in {a.level for a in base.areas} \
+            else None
     else:
         level_word = base.level_word
 
@@ -1028,6 +1123,8 @@ def _follow(base: _Reading, new: _Reading, question: str, last_year: int) -> _Re
         end_year=end_year, target_year=target_year, horizon=horizon, last_n=last_n,
         top_n=new.top_n or base.top_n, level_word=level_word, masked=masked + new.masked,
         cities=cities, ranking=ranking,
+        former=[*base.former, *new.former] if joins else (
+            new.former if new.areas or new.country else base.former),
     )
 
 

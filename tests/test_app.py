@@ -116,7 +116,8 @@ def test_chat_turn_history_question_gives_tool_calls_text_and_chart(services: Se
     [
         ("Forecast sexual violence in Île-de-France until 2030", ["get_history", "forecast"],
          True),
-        ("Quelle région a le plus de vols de véhicules en 2025 ?", ["compare_regions"], True),
+        ("Quelle région a le plus de vols de véhicules en 2025 ?",
+         ["compare_regions", "compare_regions"], True),  # by rate, and by count for "le plus de"
         ("Compare drug trafficking in the Nord and the Bouches-du-Rhône",
          ["compare_regions", "get_history", "get_history"], True),
         ("How accurate are your forecasts?", ["model_metrics"], True),
@@ -153,6 +154,61 @@ def test_french_answers_carry_french_warnings_and_the_recorded_crime_caveat(
     assert "point forecasts" not in turn.text and "prévisions ponctuelles" in turn.text
     turn = services.engine.ask("Burglaries in Brittany since 2016")
     assert "offences recorded by the police and gendarmerie, not all actual crime" in turn.text
+
+
+def test_answers_carry_the_indicator_caveats_in_the_answer_language(
+    services: Services,
+) -> None:
+    turn = services.engine.ask("Is drug dealing rising in Marseille?")
+    assert "police enforcement activity" in turn.text
+    turn = services.engine.ask("Trafic de stupéfiants dans les Bouches-du-Rhône")
+    assert "activité des services de police" in turn.text and "enforcement" not in turn.text
+    turn = services.engine.ask("Violences sexuelles en Bretagne depuis 2016")
+    assert "#MeToo" in turn.text and "plaintes" in turn.text and "reporting" not in turn.text
+    turn = services.engine.ask("Domestic violence in Nord since 2016")
+    assert "more reporting and better recording" in turn.text
+    # Deduplicated across steps (history and forecast carry the same caveats).
+    turn = services.engine.ask("Forecast sexual violence in Île-de-France until 2030")
+    assert turn.text.count("#MeToo") == 1
+    turn = services.engine.ask("Quelle région a le plus de vols de véhicules en 2025 ?")
+    assert "véhicules, pas des infractions" in turn.text
+
+
+def test_tiny_counts_are_told_as_counts_not_percentages(services: Services) -> None:
+    turn = services.engine.ask("Homicides in Lozère")  # 0 to 1 a year
+    sentence = turn.text.split("Source")[0]
+    assert "%" not in sentence and "– in rate" not in sentence
+    assert "2017" in sentence and "2024" in sentence  # the tied highest years, both named
+    assert "peak was in 2024" not in sentence
+    turn = services.engine.ask("Homicides en Lozère")
+    assert "%" not in turn.text.split("Source")[0] and "2017" in turn.text
+    turn = services.engine.ask("Forecast homicides in Lozère until 2030")
+    assert "about 0 cases" not in turn.text and "0.0–0.2" not in turn.text
+    assert re.search(r"fewer than 1|\b\d+–\d+ cases", turn.text)
+    # Large series keep their percentages.
+    turn = services.engine.ask("Burglaries in Brittany since 2016")
+    assert "%" in turn.text.split("Source")[0]
+
+
+def test_count_rankings_print_whole_numbers(services: Services) -> None:
+    turn = services.engine.ask("Number of homicides by department")
+    assert turn.steps[0].arguments["measure"] == "count"
+    assert re.search(r"\(\d+\)", turn.text) and not re.search(r"\(\d[\d,]*\.\d\)", turn.text)
+    turn = services.engine.ask("Nombre d'homicides par département")
+    assert re.search(r"\(\d+\)", turn.text) and not re.search(r"\(\d[\d\u202f]*,\d\)", turn.text)
+
+
+def test_most_names_the_rate_and_the_count_leader(services: Services) -> None:
+    turn = services.engine.ask("Which department had the most burglaries")
+    assert "highest rate" in turn.text and "highest department" not in turn.text
+    assert "By number" in turn.text
+    turn = services.engine.ask("Quel département a le plus de cambriolages ?")
+    assert "taux le plus élevé" in turn.text and "En nombre" in turn.text
+
+
+def test_two_years_are_both_told(services: Services) -> None:
+    turn = services.engine.ask("Cambriolages dans les Hauts-de-Seine en 2021 et 2022")
+    assert "4\u202f354 en 2021" in turn.text and "5\u202f313 en 2022" in turn.text
 
 
 def test_short_follow_up_reads_the_previous_question(services: Services) -> None:

@@ -39,6 +39,7 @@ def I() -> Call:  # noqa: E743
 
 
 RATE = "rate_per_100k"
+COUNT = "count"
 OCCITANIE = [
     "Ariège",
     "Aude",
@@ -81,7 +82,8 @@ CASES: list[tuple[str, list[Call]]] = [
     ),
     (
         "Quelle région a le plus de vols de véhicules en 2025 ?",
-        [C("vehicle-theft", "region", year=2025, measure=RATE)],
+        [C("vehicle-theft", "region", year=2025, measure=RATE),
+         C("vehicle-theft", "region", year=2025, measure=COUNT)],
     ),
     (
         "Compare drug trafficking in the Nord and the Bouches-du-Rhône",
@@ -174,7 +176,8 @@ CASES: list[tuple[str, list[Call]]] = [
     ("Cambriolages à Atlantis", [H("France", "burglary", "country")]),
     (
         "Quel département d'Occitanie a le plus de cambriolages ?",
-        [C("burglary", "department", areas=OCCITANIE, measure=RATE)],
+        [C("burglary", "department", areas=OCCITANIE, measure=RATE),
+         C("burglary", "department", areas=OCCITANIE, measure=COUNT)],
     ),
     ("Model accuracy for departments", [M(level="department")]),
     ("Les modèles sont-ils fiables ?", [M()]),
@@ -192,7 +195,8 @@ CASES: list[tuple[str, list[Call]]] = [
     ),
     (
         "Which region will have the most burglaries in 2028?",
-        [C("burglary", "region", year=2028, measure=RATE)],
+        [C("burglary", "region", year=2028, measure=RATE),
+         C("burglary", "region", year=2028, measure=COUNT)],
     ),
     (
         "Drug use in Hauts-de-France 2016-2020",
@@ -324,7 +328,8 @@ CASES: list[tuple[str, list[Call]]] = [
     # "aura" (will have) is not AURA (Auvergne-Rhône-Alpes); the acronym in capitals is.
     (
         "Quelle région aura le plus de cambriolages en 2028 ?",
-        [C("burglary", "region", year=2028, measure=RATE)],
+        [C("burglary", "region", year=2028, measure=RATE),
+         C("burglary", "region", year=2028, measure=COUNT)],
     ),
     (
         "Combien de cambriolages y aura-t-il en Bretagne en 2030 ?",
@@ -675,9 +680,11 @@ FOLLOW_UPS: list[tuple[list[str], str, list[Call]]] = [
     ([HISTORY_EN], "and the regions?", [C("burglary", "region", measure=RATE)]),
     # Follow-ups of other kinds of question keep their kind.
     (["Which region has the most burglaries in 2024?"], "and sexual violence?",
-     [C("sexual-violence", "region", year=2024, measure=RATE)]),
+     [C("sexual-violence", "region", year=2024, measure=RATE),
+      C("sexual-violence", "region", year=2024, measure=COUNT)]),
     (["Which region has the most burglaries in 2024?"], "and the departments?",
-     [C("burglary", "department", year=2024, measure=RATE)]),
+     [C("burglary", "department", year=2024, measure=RATE),
+      C("burglary", "department", year=2024, measure=COUNT)]),
     (["Compare burglaries in Brittany and Normandy"], "and sexual violence?",
      [C("sexual-violence", "region", areas=BOTH, measure=RATE),
       H("Bretagne", "sexual-violence", "region"), H("Normandie", "sexual-violence", "region")]),
@@ -777,8 +784,9 @@ def test_a_question_complete_alone_is_not_hijacked_by_the_one_before(
                                       "OÙ sont les homicides ?", "Ou sont les homicides ?"])
 def test_where_is_read_alone_as_a_national_ranking(question: str) -> None:
     assert follow_up(question, ["Cambriolages en Bretagne"]) is None
+    most = [C("homicide", "region", measure=COUNT)] if "le plus" in question else []  # a number
     assert [(c.name, c.arguments) for c in plan(question)] == [
-        C("homicide", "region", measure=RATE)]
+        C("homicide", "region", measure=RATE), *most]
 
 
 @pytest.mark.parametrize(("question", "expected"), [
@@ -798,3 +806,99 @@ def test_or_still_opens_a_follow_up(question: str, expected: list[Call]) -> None
 def test_follow_up_never_raises(words: list[str], previous: list[str]) -> None:
     result = follow_up(" ".join(["and", *words]), [*previous, HISTORY_EN])
     assert result is None or result.calls or result.message
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Cambriolages 75", [H("Paris", "burglary", "department")]),
+    ("cambriolages 01", [H("Ain", "burglary", "department")]),
+    ("Homicides 2B", [H("Haute-Corse", "homicide", "department")]),
+    ("Vols de véhicules 974", [H("La Réunion", "vehicle-theft", "department")]),
+    ("burglary rate in region 75", [H("Nouvelle-Aquitaine", "burglary", "region")]),
+    ("Cambriolages région 84", [H("Auvergne-Rhône-Alpes", "burglary", "region")]),
+    ("Cambriolages région 13", [H("Bouches-du-Rhône", "burglary", "department")]),
+])
+def test_a_bare_department_code_is_that_department(question: str, expected: list[Call]) -> None:
+    assert [(c.name, c.arguments) for c in plan(question)] == expected
+
+
+@pytest.mark.parametrize("question", [
+    "Top 10 des départements pour les cambriolages",
+    "Cambriolages en Bretagne dans 10 ans",
+    "Cambriolages en Bretagne sur les 10 dernières années",
+    "Forecast burglaries in Brittany for the next 5 years",
+])
+def test_numbers_that_are_not_codes_stay_numbers(question: str) -> None:
+    assert not any(c.arguments.get("area") in ("Yvelines", "Landes", "Finistère")  # 78, 40, 29
+                   or (c.arguments.get("level") == "department" and "Bretagne" in question)
+                   for c in plan(question))
+
+
+def test_a_former_region_is_read_as_its_current_region_with_a_note() -> None:
+    result = understand("Cambriolages en Alsace")
+    assert [(c.name, c.arguments) for c in result.calls] == [H("Grand Est", "burglary", "region")]
+    assert any("Alsace" in n and "Grand Est" in n for n in result.notes)
+    assert not any("connais" in n for n in result.notes)
+    result = understand("Burglaries in Picardy")
+    assert [c.arguments["area"] for c in result.calls] == ["Hauts-de-France"]
+    assert any("Picardie" in n and "Hauts-de-France" in n for n in result.notes)
+
+
+def test_a_year_before_the_data_says_they_start_in_2016() -> None:
+    result = understand("Cambriolages en Bretagne en 2012")
+    assert any("2016" in n for n in result.notes)
+    result = understand("Burglaries in Brittany in 2012")
+    assert any("2016" in n for n in result.notes)
+    assert not understand("Cambriolages en Bretagne en 2020").notes
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Cambriolages dans les Hauts-de-Seine en 2021 et 2022",
+     [H("Hauts-de-Seine", "burglary", "department", start_year=2021, end_year=2022)]),
+    ("Burglaries in Brittany in 2019 and 2023",
+     [H("Bretagne", "burglary", "region", start_year=2019, end_year=2023)]),
+])
+def test_two_years_give_both(question: str, expected: list[Call]) -> None:
+    assert [(c.name, c.arguments) for c in plan(question)] == expected
+
+
+@pytest.mark.parametrize(("previous", "question", "expected"), [
+    (["Burglaries in Brittany since 2016"], "which region is worst?",
+     [C("burglary", "region", measure=RATE)]),
+    (["Burglaries in Brittany since 2016", "which region is worst?"], "and the departments?",
+     [C("burglary", "department", measure=RATE)]),
+    (["Cambriolages en Bretagne"], "quelle région est la pire ?",
+     [C("burglary", "region", measure=RATE)]),
+    (["Cambriolages en Bretagne"], "où est-ce le pire ?", [C("burglary", "region", measure=RATE)]),
+    (["Homicides dans le Nord"], "Quelle est la région la plus sûre ?",
+     [C("homicide", "region", measure=RATE)]),
+])
+def test_worst_or_safest_ranks_on_the_indicator_asked_before(
+    previous: list[str], question: str, expected: list[Call]
+) -> None:
+    result = follow_up(question, previous)
+    assert result is not None and result.intent == "ranking"
+    assert [(c.name, c.arguments) for c in result.calls] == expected
+    safest = "sûre" in question
+    assert result.extremum == ("min" if safest else "max")
+
+
+@pytest.mark.parametrize("question", ["which region is worst?", "quelle région est la pire ?",
+                                      "Quelle est la région la plus sûre ?",
+                                      "où est-ce le pire ?"])
+def test_worst_or_safest_alone_asks_which_indicator(question: str) -> None:
+    result = understand(question)
+    assert result.intent == "clarify" and not result.calls
+    assert follow_up(question, []) is None
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Which department had the most burglaries",
+     [C("burglary", "department", measure=RATE), C("burglary", "department", measure="count")]),
+    ("Quelle région a le plus de violences sexuelles en 2024 ?",
+     [C("sexual-violence", "region", year=2024, measure=RATE),
+      C("sexual-violence", "region", year=2024, measure="count")]),
+    ("Which region has the highest burglary rate?", [C("burglary", "region", measure=RATE)]),
+    ("Which region has the fewest burglaries?", [C("burglary", "region", measure=RATE)]),
+])
+def test_most_also_ranks_by_count(question: str, expected: list[Call]) -> None:
+    assert [(c.name, c.arguments) for c in plan(question)] == expected
