@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ class Artifacts:
     """(level, indicator label, year) -> {area code: values}."""
     years: tuple[int, ...]
     model_card: str | None
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Figures derived lazily from the artifacts (see :meth:`indicator_figures`)."""
 
     @property
     def edition(self) -> str:
@@ -83,6 +85,72 @@ class Artifacts:
         levels = self.metrics.get("levels")
         block = levels.get(level) if isinstance(levels, dict) else None
         return block if isinstance(block, dict) else None
+
+
+    def indicator_figures(self, level: str) -> tuple[dict[str, dict[str, Any]], str | None]:
+        """The champion's backtest figures per indicator at ``level``: {label: {"mase",
+        "coverage_80", "coverage_95", "n_forecasts"}}, and a note when they are unavailable.
+
+        From ``metrics.json`` (``champion_by_indicator``, written by training) when present, else
+        the coverage is computed from the champion's rows of ``backtest.csv.gz`` (MASE then None:
+        it needs each series' history). Computed once, on first use. A missing or unreadable
+        backtest file gives ``({}, note)``: the caller falls back to the level-wide figures.
+        """
+        block = self.level_metrics(level)
+        if block is None:
+            return {}, None
+        exported = block.get("champion_by_indicator")
+        if isinstance(exported, dict) and exported:
+            return {str(k): v for k, v in exported.items() if isinstance(v, dict)}, None
+        if "backtest" not in self._cache:
+            self._cache["backtest"] = _backtest_coverage(self)
+        per_level, note = self._cache["backtest"]
+        if note is not None:
+            return {}, note
+        return per_level.get(level, {}), None
+
+
+def _backtest_coverage(
+    art: Artifacts,
+) -> tuple[dict[str, dict[str, dict[str, Any]]], str | None]:
+    """Coverage of the champion's 80/95 % intervals per (level, indicator) from backtest.csv.gz."""
+    import csv
+    import io
+
+    champions = {lv: str(b.get("champion")) for lv, b in (art.metrics.get("levels") or {}).items()
+                 if isinstance(b, dict)}
+    path = art.directory / BACKTEST_FILE
+    try:
+        with gzip.open(path, "rb") as fh:
+            text = fh.read().decode("utf-8-sig")
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader)
+        cols = ("level", "indicator", "model", "y_true", "lo_80", "hi_80", "lo_95", "hi_95")
+        pos = [header.index(c) for c in cols]
+        counts: dict[tuple[str, str], list[int]] = {}
+        for row in reader:
+            if not row:
+                continue
+            level, indicator, model = row[pos[0]], row[pos[1]], row[pos[2]]
+            if champions.get(level) != model:
+                continue
+            y, lo80, hi80, lo95, hi95 = (float(row[i]) for i in pos[3:])
+            c = counts.setdefault((level, indicator), [0, 0, 0])
+            c[0] += 1
+            c[1] += lo80 <= y <= hi80
+            c[2] += lo95 <= y <= hi95
+    except FileNotFoundError:
+        return {}, f"no {BACKTEST_FILE} in the artifacts"
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, StopIteration, ValueError,
+            IndexError) as exc:
+        log.warning("cannot read %s: %s", path, exc)
+        return {}, f"{BACKTEST_FILE} is unreadable ({type(exc).__name__})"
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for (level, indicator), (n, in80, in95) in counts.items():
+        out.setdefault(level, {})[indicator] = {
+            "mase": None, "coverage_80": in80 / n, "coverage_95": in95 / n, "n_forecasts": n,
+        }
+    return out, None
 
 
 def signature(directory: Path) -> tuple[object, ...]:

@@ -376,8 +376,49 @@ def _edition_warnings(idx: DataIndex, art: Artifacts) -> list[str]:
     ]
 
 
+INDICATOR_COVERAGE_FLOOR = {"80": 0.65, "95": 0.85}
+"""Below these backtest coverages an indicator's intervals get a 'too narrow' warning."""
+
+
+def _indicator_summary(
+    art: Artifacts, level: Level, label: str, metrics: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """The champion's backtest figures for this indicator (ModelSummary fields) and warnings."""
+    by_indicator, note = art.indicator_figures(level)
+    figures = by_indicator.get(label)
+    if not isinstance(figures, dict):
+        why = f" ({note})" if note else ""
+        return {}, [
+            f"Backtest figures for this indicator are unavailable{why}: the coverage shown is "
+            "the level-wide one, and interval coverage varies a lot between indicators."
+        ]
+    n = figures.get("n_forecasts")
+    fields = {
+        "indicator_mase": _metric(figures.get("mase")),
+        "indicator_coverage_80": _metric(figures.get("coverage_80")),
+        "indicator_coverage_95": _metric(figures.get("coverage_95")),
+        "indicator_n_backtest": n if isinstance(n, int) and not isinstance(n, bool) else None,
+    }
+    c80, c95 = fields["indicator_coverage_80"], fields["indicator_coverage_95"]
+    if (c80 is not None and c80 < INDICATOR_COVERAGE_FLOOR["80"]) or (
+        c95 is not None and c95 < INDICATOR_COVERAGE_FLOOR["95"]
+    ):
+        def pct(v: float | None) -> str:
+            return "n/a" if v is None else f"{v:.0%}"
+
+        level80, level95 = _metric(metrics.get("coverage_80")), _metric(metrics.get("coverage_95"))
+        return fields, [
+            f"For this indicator the prediction intervals were too narrow in backtests: at "
+            f"{level} level the 80% interval contained only {pct(c80)} of the actual values and "
+            f"the 95% interval {pct(c95)} (over {n} backtest forecasts; all indicators: "
+            f"{pct(level80)} and {pct(level95)}). Read the intervals as wider than stated: the "
+            "outcome falls outside them far more often than their nominal level says."
+        ]
+    return fields, []
+
+
 def _model_summary(
-    art: Artifacts, level: Level, horizon: int
+    art: Artifacts, level: Level, horizon: int, label: str
 ) -> tuple[ModelSummary, list[str]]:
     block = art.level_metrics(level)
     if block is None:
@@ -395,7 +436,7 @@ def _model_summary(
         for h, m in (by_horizon.items() if isinstance(by_horizon, dict) else ())
         if isinstance(m, dict) and (v := _metric(m.get("mase"))) is not None
     }
-    warnings = []
+    indicator_fields, warnings = _indicator_summary(art, level, label, metrics)
     tested = [int(h) for h in per_h if h.isdigit()] or _horizons(art)
     if tested and horizon > max(tested):
         warnings.append(
@@ -412,6 +453,7 @@ def _model_summary(
             mase_by_horizon=per_h,
             coverage_80=_metric(metrics.get("coverage_80")),
             coverage_95=_metric(metrics.get("coverage_95")),
+            **indicator_fields,
         ),
         warnings,
     )
@@ -479,7 +521,7 @@ def _forecast(
         if year <= last
     ]
     observed = idx.series.get((level, found.code, label))
-    model, warnings = _model_summary(art, level, horizon)
+    model, warnings = _model_summary(art, level, horizon, label)
     warnings = _edition_warnings(idx, art) + warnings
     return ForecastResult(
         area=idx.area_refs[(level, found.code)],

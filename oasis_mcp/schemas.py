@@ -184,6 +184,19 @@ class ModelSummary(_Model):
         None, description="Share of backtest values inside the 80% interval"
     )
     coverage_95: float | None = None
+    indicator_mase: float | None = Field(
+        None, description="Backtest MASE of the champion on this indicator alone (this level)"
+    )
+    indicator_coverage_80: float | None = Field(
+        None, description="Share of this indicator's backtest values inside the 80% interval "
+        "(coverage varies a lot by indicator; prefer it to coverage_80)"
+    )
+    indicator_coverage_95: float | None = Field(
+        None, description="Share of this indicator's backtest values inside the 95% interval"
+    )
+    indicator_n_backtest: int | None = Field(
+        None, description="Number of backtest forecasts behind the indicator_* figures"
+    )
 
 
 class ForecastResult(_Model):

@@ -457,9 +457,11 @@ def create_server(
             "to 2030: per year a point forecast with 80% and 95% prediction intervals, for the "
             "count and the rate per 100,000. Also returns the model used and its backtest "
             "accuracy at this level (MASE overall and per horizon, ratio to the naive forecast "
-            "where <1 beats it, interval coverage), the training data edition, the last observed "
-            "years for context, and warnings. Always report the intervals, not only the point "
-            "forecast."
+            "where <1 beats it, interval coverage) and on this indicator alone (its MASE and "
+            "interval coverage, which vary a lot between indicators), the training data edition, "
+            "the last observed years for context, and warnings (one when this indicator's "
+            "intervals were too narrow in backtests). Always report the intervals, not only the "
+            "point forecast."
         ),
     )
     async def forecast(

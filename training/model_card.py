@@ -125,6 +125,7 @@ def render(metrics: dict[str, Any]) -> str:
         "relatively larger, so this widens the country intervals; coverage and MSIS above are "
         "measured with this pooled calibration.",
         "",
+        *by_indicator_table(metrics),
         "## Forecasts",
         "`forecasts.csv.gz`: for every level, area and indicator, the level champion's forecast "
         f"from {metrics['last_year'] + 1} to 2030 with 80 % and 95 % intervals (lower bounds "
@@ -155,3 +156,29 @@ def render(metrics: dict[str, Any]) -> str:
 
 def write_model_card(path: Path, metrics: dict[str, Any]) -> None:
     write_bytes_atomic(path, render(metrics).encode())
+
+
+def by_indicator_table(metrics: dict[str, Any]) -> list[str]:
+    """The champion's coverage and MASE per indicator and level (the forecast tool reports them
+    and warns below 0.65 / 0.85 coverage)."""
+    levels = {lv: b["champion_by_indicator"] for lv, b in metrics["levels"].items()
+              if b.get("champion_by_indicator")}
+    if not levels:
+        return []
+    labels = sorted({label for per in levels.values() for label in per})
+    lines = [
+        "Coverage varies a lot between indicators. The champion's coverage of the 80 % / 95 % "
+        "intervals and MASE per indicator (`forecast` reports them and warns when the 80 % "
+        "coverage is below 0.65 or the 95 % one below 0.85):",
+        "",
+        "| indicator | " + " | ".join(levels) + " |",
+        "|---|" + "---|" * len(levels),
+    ]
+    for label in labels:
+        cells = []
+        for per in levels.values():
+            m = per.get(label)
+            cells.append("–" if m is None else f"{_f(m['coverage_80'])} / "
+                         f"{_f(m['coverage_95'])} (MASE {_f(m['mase'])})")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return [*lines, ""]

@@ -31,6 +31,7 @@ from training.backtest import (
     combine,
     evaluate,
     run_candidate,
+    score,
     zero_scale_series,
 )
 from training.candidates import (
@@ -169,6 +170,21 @@ def backtest_frame(panel: Panel, results: dict[str, CandidateResult], names: lis
     return pd.concat(parts, ignore_index=True)[BACKTEST_COLUMNS]
 
 
+def by_indicator(panel: Panel, result: CandidateResult, protocol: Protocol
+                 ) -> dict[str, dict[str, float | int]]:
+    """The champion's MASE, interval coverage and number of evaluated forecasts per indicator
+    (the forecast tool warns when an indicator's intervals were too narrow in the backtest)."""
+    rec = result.records
+    ev = rec[rec["cutoff"].isin(protocol.cutoffs)]
+    labels = panel.indicators[ev["series"].to_numpy()]
+    keys = ("mase", "coverage_80", "coverage_95", "n_forecasts", "n_series_mase")
+    out: dict[str, dict[str, float | int]] = {}
+    for label, group in ev.groupby(labels, sort=True):
+        s = score(group)
+        out[str(label)] = {k: s[k] for k in keys}
+    return out
+
+
 def export_models(out: Path, level: str, champion: str, models: list[Forecaster]) -> list[Path]:
     """Champion in non-pickle formats: native LightGBM text / XGBoost JSON (gzipped; load with
     ``lightgbm.Booster(model_str=gzip.decompress(...).decode())`` or ``xgboost.Booster`` after
@@ -258,6 +274,7 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
             "n_series_excluded_zero_scale": zero_scale_series(results["naive"].records, protocol),
             "candidates": {n: dict(r.metrics, family=r.family, params=r.params)
                            for n, r in results.items()},
+            "champion_by_indicator": by_indicator(panel, results[champion], protocol),
             "candidates_not_run": candidates_not_run(level, cfg.quick),
             "interval_calibration": (f"pooled residuals of {level} and {POOL_CALIBRATION[level]} "
                                      "series" if pools else f"residuals of {level} series"),
