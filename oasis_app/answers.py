@@ -234,14 +234,7 @@ def _warnings(data: dict[str, Any], lang: str) -> list[str]:
 def _series(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Reply:
     histories = [o.data for o in by_name.get("get_history", []) if o.data]
     forecasts = [o.data for o in by_name.get("forecast", []) if o.data]
-    sentences: list[str] = []
-    notes: list[str] = []
-    for history in histories:
-        sentences.append(_history_sentence(history, lang))
-        notes += _caveats(history, lang) + _flags(history, lang)
-    for forecast in forecasts:
-        sentences.append(_forecast_sentence(forecast, lang))
-        notes += _caveats(forecast, lang) + _warnings(forecast, lang)
+    sentences, notes = _describe(histories, forecasts, lang)
     source = _edition(histories[0] if histories else forecasts[0], lang)
     figure = None
     shown = histories[0] if histories else None
@@ -250,6 +243,20 @@ def _series(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Rep
         figure = charts.history_chart(shown, shown_fc, lang=lang)
     text = " ".join(s for s in sentences if s)
     return Reply(f"{text} {source}".strip(), figure, list(dict.fromkeys(notes)))
+
+
+def _describe(histories: list[dict[str, Any]], forecasts: list[dict[str, Any]], lang: str
+              ) -> tuple[list[str], list[str]]:
+    """A sentence per history and per forecast, and their notes (caveats, flags, warnings)."""
+    sentences: list[str] = []
+    notes: list[str] = []
+    for history in histories:
+        sentences.append(_history_sentence(history, lang))
+        notes += _caveats(history, lang) + _flags(history, lang)
+    for forecast in forecasts:
+        sentences.append(_forecast_sentence(forecast, lang))
+        notes += _caveats(forecast, lang) + _warnings(forecast, lang)
+    return sentences, notes
 
 
 def _matching(forecasts: list[dict[str, Any]], history: dict[str, Any]) -> dict[str, Any] | None:
@@ -505,13 +512,10 @@ def _compare(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Re
             sentences.append(say(lang, f"France entière : {national_value}.",
                                  f"France as a whole: {national_value}."))
         notes += _caveats(data, lang) + _flags(data, lang)
-    else:
-        for history in histories:
-            sentences.append(_history_sentence(history, lang))
-            notes += _caveats(history, lang) + _flags(history, lang)
-    for forecast in forecasts:
-        sentences.append(_forecast_sentence(forecast, lang))
-        notes += _caveats(forecast, lang) + _warnings(forecast, lang)
+    ranked = comparison is not None and bool(comparison.data)
+    more_sentences, more_notes = _describe([] if ranked else histories, forecasts, lang)
+    sentences += more_sentences
+    notes += more_notes
     if histories and comparison is not None:
         trends = []
         for history in histories:
