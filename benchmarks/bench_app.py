@@ -38,14 +38,6 @@ sys.path.insert(0, str(REPO))
 
 BUDGET_MS = 300.0
 CHROMIUM = "/usr/bin/chromium"
-QUESTIONS = [
-    "Évolution des cambriolages en Bretagne depuis 2016",
-    "Forecast sexual violence in Île-de-France until 2030",
-    "Quelle région a le plus de vols de véhicules en 2025 ?",
-    "Compare drug trafficking in the Nord and the Bouches-du-Rhône",
-    "How accurate are your forecasts?",
-    "Liste des départements d'Occitanie",
-]
 
 
 def _free_port() -> int:
@@ -146,7 +138,7 @@ def bench_interactions(repeat: int, artifacts_dir: str) -> list[tuple[str, list[
         ("compare departments (bars + map)", compare("department", last)),
         ("compare departments, forecast year", compare("department", min(last + 3, 2030))),
         ("models tab", models),
-        *((f"chat: {q}", chat(q)) for q in QUESTIONS),
+        *((f"chat: {q}", chat(q)) for q in ui.EXAMPLES),  # the examples on the page
     ]
     results = []
     try:
