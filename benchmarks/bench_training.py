@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from training.cli import main
+from oasis_training.cli import main
 
 BUDGET_SECONDS = 600
 

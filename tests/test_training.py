@@ -13,18 +13,18 @@ pytest.importorskip("sklearn")
 
 from forecast_checks import fan_violations
 
-from training.backtest import Protocol, run_candidate
-from training.data import Panel
-from training.intervals import (
+from oasis_training.backtest import Protocol, run_candidate
+from oasis_training.data import Panel
+from oasis_training.intervals import (
     conformal_quantile,
     final_bounds,
     forecast_bounds,
     horizon_quantiles,
     sequential_intervals,
 )
-from training.metrics import coverage, mae, mase, msis, naive_scale, pooled_r2, rmse, smape
-from training.models.global_ml import GlobalModel
-from training.models.simple import Drift, Naive, SharedTrend
+from oasis_training.metrics import coverage, mae, mase, msis, naive_scale, pooled_r2, rmse, smape
+from oasis_training.models.global_ml import GlobalModel
+from oasis_training.models.simple import Drift, Naive, SharedTrend
 
 
 def test_naive_scale_hand_computed() -> None:
@@ -259,7 +259,7 @@ def test_pooled_calibration_joins_under_the_same_rule_and_gets_no_intervals() ->
 
 
 def test_candidates_not_run_are_recorded_with_a_reason() -> None:
-    from training.candidates import all_candidates, candidates_not_run, per_series_names
+    from oasis_training.candidates import all_candidates, candidates_not_run, per_series_names
 
     assert per_series_names("region") == ("ets_damped", "prophet")
     assert candidates_not_run("region") == {}
@@ -271,7 +271,7 @@ def test_candidates_not_run_are_recorded_with_a_reason() -> None:
 
 def test_per_series_origins_in_one_pool_match_one_origin_at_a_time() -> None:
     pytest.importorskip("statsmodels")
-    from training.models.statistical import PerSeries
+    from oasis_training.models.statistical import PerSeries
 
     panel = _toy_panel()
     model = PerSeries("ets", n_jobs=1)
@@ -286,7 +286,7 @@ def test_prophet_trend_is_its_yhat_without_seasonality() -> None:
     import pandas as pd
     from prophet import Prophet
 
-    from training.models.statistical import PROPHET_ALGORITHM, PROPHET_ITER, _prophet_one, _quiet
+    from oasis_training.models.statistical import PROPHET_ALGORITHM, PROPHET_ITER, _prophet_one, _quiet
 
     _quiet()
     years = np.arange(2016, 2024)

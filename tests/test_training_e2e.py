@@ -14,8 +14,8 @@ pytest.importorskip("lightgbm")
 
 from forecast_checks import fan_violations
 
-from training.artifacts import BACKTEST_COLUMNS, FORECAST_COLUMNS
-from training.cli import main
+from oasis_training.artifacts import BACKTEST_COLUMNS, FORECAST_COLUMNS
+from oasis_training.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("OASIS_DATA_DIR", REPO.parent / "shared" / "data"))
@@ -106,7 +106,7 @@ def test_committed_artifacts_match_the_data_edition() -> None:
     path = REPO / "artifacts" / "metrics.json"
     if not path.is_file():
         pytest.skip("no committed artifacts yet")
-    from training.data import load_training_data
+    from oasis_training.data import load_training_data
 
     metrics = json.loads(path.read_text())
     info, _ = load_training_data(DATA_DIR, levels=("country",))

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from training.data import Panel
+from oasis_training.data import Panel
 
 
 @dataclass

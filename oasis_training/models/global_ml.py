@@ -1,4 +1,4 @@
-"""Models trained across all series of a level on engineered features (see training.features).
+"""Models trained across all series of a level on engineered features (see oasis_training.features).
 
 One model per horizon predicts the change of the series' log share of the national total of its
 indicator; the forecast applies it to the shared trend's national forecast:
@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from training import SEED
-from training.data import Panel
-from training.features import log_share, origin_features, training_rows
-from training.models.base import Forecast, clip_nonnegative
-from training.models.simple import SharedTrend
+from oasis_training import SEED
+from oasis_training.data import Panel
+from oasis_training.features import log_share, origin_features, training_rows
+from oasis_training.models.base import Forecast, clip_nonnegative
+from oasis_training.models.simple import SharedTrend
 
 MIN_TRAIN_ORIGINS = 2
 

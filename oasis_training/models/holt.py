@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from training.data import Panel
-from training.models.base import Forecast, clip_nonnegative, naive_values
+from oasis_training.data import Panel
+from oasis_training.models.base import Forecast, clip_nonnegative, naive_values
 
 ALPHAS = (0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
 BETAS = (0.05, 0.2, 0.5)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from training.models.base import Forecaster
-from training.models.global_ml import global_candidates
-from training.models.holt import HoltDampedGrid
-from training.models.simple import Drift, Naive, SharedTrend
-from training.models.statistical import PerSeries
+from oasis_training.models.base import Forecaster
+from oasis_training.models.global_ml import global_candidates
+from oasis_training.models.holt import HoltDampedGrid
+from oasis_training.models.simple import Drift, Naive, SharedTrend
+from oasis_training.models.statistical import PerSeries
 
 COMBINATIONS: dict[str, list[str]] = {
     "combo_trend_boosting": ["shared_trend", "xgboost", "lightgbm"],

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from training.pipeline import TrainConfig, run
+from oasis_training.pipeline import TrainConfig, run
 
 
 def _progress() -> object:

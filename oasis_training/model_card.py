@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from training.artifacts import write_bytes_atomic
+from oasis_training.artifacts import write_bytes_atomic
 
 
 def _f(value: Any, digits: int = 3) -> str:

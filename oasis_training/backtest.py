@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from training.data import Panel
-from training.intervals import interval_scale, sequential_intervals
-from training.metrics import coverage, mae, mase, msis, naive_scale, pooled_r2, rmse, smape
-from training.models.base import Forecaster
+from oasis_training.data import Panel
+from oasis_training.intervals import interval_scale, sequential_intervals
+from oasis_training.metrics import coverage, mae, mase, msis, naive_scale, pooled_r2, rmse, smape
+from oasis_training.models.base import Forecaster
 
 FIRST_EVAL_CUTOFF = 2019
 HORIZONS = (1, 2)
@@ -114,7 +114,7 @@ def add_intervals(records: pd.DataFrame, pool: pd.DataFrame | None = None) -> pd
 
 
 def score(records: pd.DataFrame) -> dict[str, float | int]:
-    """Metrics over the evaluated records (see training.metrics)."""
+    """Metrics over the evaluated records (see oasis_training.metrics)."""
     yt = records["y_true"].to_numpy(float)
     yp = records["y_pred"].to_numpy(float)
     sc = records["scale"].to_numpy(float)

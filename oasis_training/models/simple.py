@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from training.data import Panel
-from training.models.base import Forecast, clip_nonnegative, naive_values
+from oasis_training.data import Panel
+from oasis_training.models.base import Forecast, clip_nonnegative, naive_values
 
 LOCKDOWN_YEAR = 2020  # COVID-19 lockdowns (March-May and Oct-Dec 2020), known at the time
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from joblib import Parallel, delayed
 
-from training.data import Panel
-from training.models.base import Forecast, clip_nonnegative
+from oasis_training.data import Panel
+from oasis_training.models.base import Forecast, clip_nonnegative
 
 # Newton rather than Prophet's default L-BFGS: L-BFGS saves ~25 % per fit but stops early on these
 # 3–9-point series (a lower log-posterior on 36 of 41 region series sampled at the 2024 origin,

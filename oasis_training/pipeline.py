@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from training import FORECAST_END_YEAR, SEED
-from training.artifacts import (
+from oasis_training import FORECAST_END_YEAR, SEED
+from oasis_training.artifacts import (
     BACKTEST_COLUMNS,
     FORECAST_COLUMNS,
     clean_json,
@@ -24,7 +24,7 @@ from training.artifacts import (
     write_csv_gz,
     write_json,
 )
-from training.backtest import (
+from oasis_training.backtest import (
     CandidateResult,
     Protocol,
     choose_champion,
@@ -34,17 +34,17 @@ from training.backtest import (
     score,
     zero_scale_series,
 )
-from training.candidates import (
+from oasis_training.candidates import (
     COMBINATIONS,
     all_candidates,
     candidate_by_name,
     candidates_not_run,
     per_series_names,
 )
-from training.data import Panel, load_training_data
-from training.intervals import final_bounds, horizon_quantiles, interval_scale
-from training.models.base import Forecaster
-from training.models.global_ml import GlobalModel
+from oasis_training.data import Panel, load_training_data
+from oasis_training.intervals import final_bounds, horizon_quantiles, interval_scale
+from oasis_training.models.base import Forecaster
+from oasis_training.models.global_ml import GlobalModel
 
 Progress = Callable[[str], None]
 ALL_CANDIDATES_IN_BACKTEST = ("country", "region")  # department: champion, naive, shared_trend
@@ -188,12 +188,12 @@ def by_indicator(panel: Panel, result: CandidateResult, protocol: Protocol
 def export_models(out: Path, level: str, champion: str, models: list[Forecaster]) -> list[Path]:
     """Champion in non-pickle formats: native LightGBM text / XGBoost JSON (gzipped; load with
     ``lightgbm.Booster(model_str=gzip.decompress(...).decode())`` or ``xgboost.Booster`` after
-    decompressing), plus JSON parameters. The feature order is ``training.features``'s
+    decompressing), plus JSON parameters. The feature order is ``oasis_training.features``'s
     NUMERIC_FEATURES then the indicator code (index into the sorted indicator labels)."""
     folder = out / "models" / level
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    from training.features import NUMERIC_FEATURES
+    from oasis_training.features import NUMERIC_FEATURES
 
     spec = {"level": level, "champion": champion,
             "features": [*NUMERIC_FEATURES, "indicator_code"],
@@ -301,11 +301,11 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
     write_json(out / "metrics.json", metrics)
     manifest = {str(p.relative_to(out)): sha256_file(p) for p in sorted(model_files)}
     write_json(out / "models" / "manifest.json", {"files": manifest})
-    from training.model_card import write_model_card
+    from oasis_training.model_card import write_model_card
 
     write_model_card(out / "MODEL_CARD.md", metrics)
     if cfg.mlflow:
-        from training.tracking import log_runs
+        from oasis_training.tracking import log_runs
 
         log_runs(metrics, all_results)
     progress(f"done in {time.perf_counter() - t0:.0f}s → {out}")

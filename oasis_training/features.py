@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.data import Panel
-from training.models.simple import LOCKDOWN_YEAR, SharedTrend
+from oasis_training.data import Panel
+from oasis_training.models.simple import LOCKDOWN_YEAR, SharedTrend
 
 NUMERIC_FEATURES = (
     "log_level", "log_rate", "d1", "d2", "d3", "dev3", "nat_d1", "nat_d2", "reg_d1", "reg_d2",
