@@ -11,7 +11,7 @@ from typing import Any
 
 from oasis_app import charts
 from oasis_app.bridge import ToolOutcome
-from oasis_mcp.assistant import LABEL_EN, Plan
+from oasis_app.planner import Plan
 
 MAX_RANKING_BARS = 20
 SMALL_COUNT = 20
@@ -67,7 +67,7 @@ def friendly(error: str, lang: str) -> str:
 def label(indicator: dict[str, Any], lang: str) -> str:
     if lang == "fr":
         return str(indicator.get("label_fr", ""))
-    return LABEL_EN.get(str(indicator.get("label_fr")), str(indicator.get("label_en", "")))
+    return str(indicator.get("label_en") or indicator.get("label_fr", ""))
 
 
 def rate_unit(indicator: dict[str, Any], lang: str) -> str:

@@ -17,7 +17,7 @@ from oasis_app import answers
 from oasis_app.bridge import MCPBridge, ToolOutcome
 from oasis_app.charts import Chart
 from oasis_app.llm import ToolCallingAssistant
-from oasis_mcp.assistant import DEFAULT_LAST_YEAR, follow_up, understand
+from oasis_app.planner import DEFAULT_LAST_YEAR, follow_up, understand
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from oasis_app.bridge import MCPBridge
 from oasis_app.chat import ChatEngine
 from oasis_app.llm import LLMSettings, ToolCallingAssistant
-from oasis_mcp.assistant import DEFAULT_LAST_YEAR
+from oasis_app.planner import DEFAULT_LAST_YEAR
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oasis_mcp.assistant import MAX_HORIZON, Plan, ToolCall, follow_up, plan, understand
+from oasis_app.planner import Plan, ToolCall, follow_up, plan, understand
+from oasis_mcp.data.coverage import FIRST_YEAR, LAST_FORECAST_YEAR, max_horizon
 
 Call = tuple[str, dict[str, object]]
 
@@ -407,7 +408,7 @@ def test_suggestions_are_answerable() -> None:
 
 def test_ambiguous_word_lists_the_candidates() -> None:
     result = understand("Thefts in Paris")
-    assert "Vehicle thefts" in result.message
+    assert "Vehicle theft" in result.message  # the catalogue's English label
     assert "Paris" in result.suggestions[0]
 
 
@@ -418,14 +419,20 @@ def test_city_is_read_as_its_department_with_a_note() -> None:
 
 
 def test_horizon_is_capped_with_a_note() -> None:
-    result = understand("Forecast burglaries in Brittany until 2040")
-    assert result.calls[-1].arguments["horizon"] == MAX_HORIZON
-    assert result.notes
+    result = understand("Forecast burglaries in Brittany until 2040", last_year=2025)
+    assert result.calls[-1].arguments["horizon"] == LAST_FORECAST_YEAR - 2025
+    assert any(str(LAST_FORECAST_YEAR) in note for note in result.notes)
 
 
 def test_last_year_moves_horizons() -> None:
-    calls = plan("Forecast burglaries in Brittany until 2030", last_year=2024)
-    assert calls[-1].arguments["horizon"] == 6 or calls[-1].arguments["horizon"] == MAX_HORIZON
+    # Issue 12: with a 2024 edition, "until 2030" is 6 years ahead (the horizon follows the data's
+    # last year and the last forecast year of the data layer), and nothing says forecasts stop
+    # before 2030.
+    result = understand("Forecast burglaries in Brittany until 2030", last_year=2024)
+    assert result.calls[-1].arguments["horizon"] == 6
+    assert not any("2029" in note for note in result.notes)
+    calls = plan("Forecast burglaries in Brittany until 2030", last_year=2025)
+    assert calls[-1].arguments["horizon"] == 5
     calls = plan("Forecast burglaries in Brittany until 2028", last_year=2024)
     assert calls[-1].arguments["horizon"] == 4
 
@@ -529,9 +536,9 @@ def test_never_raises_on_word_salad(words: list[str]) -> None:
             "list_indicators",
         }
         horizon = call.arguments.get("horizon")
-        assert horizon is None or 1 <= horizon <= MAX_HORIZON
+        assert horizon is None or 1 <= horizon <= max_horizon(2025)
         year = call.arguments.get("year")
-        assert year is None or 2016 <= year <= 2025 + MAX_HORIZON
+        assert year is None or FIRST_YEAR <= year <= LAST_FORECAST_YEAR
 
 
 def test_unknown_place_falls_back_to_france_and_says_so() -> None:
@@ -590,12 +597,12 @@ def test_every_catalogue_alias_is_understood(alias: str, slug: str) -> None:
 
 
 def test_the_chat_phrases_are_not_catalogue_aliases_again() -> None:
-    from oasis_mcp.assistant import CHAT_INDICATOR_PHRASES, _catalog_phrases, _stemmed
+    from oasis_app.planner.vocabulary import CHAT_INDICATOR_PHRASES, catalog_phrases, stemmed
 
-    catalogue = _catalog_phrases()
+    catalogue = catalog_phrases()
     for label, phrases in CHAT_INDICATOR_PHRASES.items():
         for phrase in phrases:
-            assert _stemmed(phrase) not in catalogue, (phrase, label)
+            assert stemmed(phrase) not in catalogue, (phrase, label)
 
 
 @pytest.mark.parametrize(
