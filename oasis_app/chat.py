@@ -17,11 +17,12 @@ from oasis_app import answers
 from oasis_app.bridge import MCPBridge, ToolOutcome
 from oasis_app.charts import Chart
 from oasis_app.llm import ToolCallingAssistant
-from oasis_app.planner import DEFAULT_LAST_YEAR, follow_up, understand
+from oasis_app.planner import DEFAULT_LAST_YEAR, MAX_QUESTION_CHARS, follow_up, understand
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION = 1000
+MAX_QUESTION = MAX_QUESTION_CHARS
+"""The planner reads this much (and says so beyond); a long paste is searched for its question."""
 
 
 @dataclass
@@ -50,7 +51,7 @@ class ChatEngine:
 
     def ask(self, question: str, history: Sequence[Mapping[str, str]] = ()) -> ChatTurn:
         started = time.perf_counter()
-        question = (question or "").strip()[:MAX_QUESTION]
+        question = (question or "").strip()
         turn = None
         if self.llm is not None and question:
             turn = self._ask_model(question, history)
@@ -80,7 +81,7 @@ class ChatEngine:
 
     def _ask_model(self, question: str, history: Sequence[Mapping[str, str]]) -> ChatTurn | None:
         assert self.llm is not None
-        result = self.llm.run(question, history)
+        result = self.llm.run(question[:MAX_QUESTION], history)
         if result is None:
             return None
         language = understand(question, last_year=self.last_year).language

@@ -40,6 +40,9 @@ class Plan:
     extremum: Literal["max", "min"] = "max"
     """For rankings: whether the question is about the highest or the lowest values."""
     top_n: int | None = None
+    accuracy: bool = False
+    """The question asks how reliable a forecast is: the answer leads with the backtest figures
+    the forecast tool returns for that indicator."""
     notes: list[str] = field(default_factory=list)
     """Short remarks to add to the answer (a city read as its department, a capped horizon…)."""
 

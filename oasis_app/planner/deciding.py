@@ -3,25 +3,39 @@ forecasts, with the notes that say what was read otherwise."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from typing import Any, Literal
 
 from oasis_app.planner.calls import Intent, Plan, ToolCall
-from oasis_app.planner.messages import clarify_indicator, help_plan, say
+from oasis_app.planner.messages import (
+    clarify_indicator,
+    commune_note,
+    commune_plan,
+    help_plan,
+    say,
+)
 from oasis_app.planner.reading import (
     Reading,
     close_area,
     has,
+    misspelt_place,
     read,
     unknown_place,
 )
 from oasis_app.planner.vocabulary import (
+    ACCURACY_WORDS,
+    COMMUNE_RANKING_WORDS,
+    COMMUNE_WORDS,
     COMPARE_WORDS,
     COUNT_WORDS,
     DEFAULT_LAST_YEAR,
     FORECAST_WORDS,
     HELP_WORDS,
     INDICATOR_LIST_WORDS,
+    JOIN_AREA_WORDS,
     LIST_WORDS,
+    LONG_QUESTION_CHARS,
     MAX_AREAS,
     MAX_QUESTION_CHARS,
     MIN_WORDS,
@@ -32,6 +46,7 @@ from oasis_app.planner.vocabulary import (
     RATE_WORDS,
     SUPERLATIVE_WORDS,
     AreaEntry,
+    communes_served,
     data_tables,
     indicator_argument,
 )
@@ -44,7 +59,51 @@ def understand(
     """Read ``question`` and decide which tools to call. Never raises on text."""
     if not isinstance(question, str) or not fold(question[:MAX_QUESTION_CHARS]):
         return help_plan(question if isinstance(question, str) else "", "en", intent="help")
+    if len(question) > LONG_QUESTION_CHARS:
+        return _long(question, last_year)
     return decide(question, read(question, last_year), last_year)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.?!…])\s+|\n+")
+
+
+def _long(question: str, last_year: int) -> Plan:
+    """A long paste: the whole text is read sentence by sentence, and the question asked is the
+    sentence that names an indicator (or a broad word for one), a question mark first, the last
+    first; the answer says which sentence it answered (and what was cut beyond
+    MAX_QUESTION_CHARS)."""
+    text = question[:MAX_QUESTION_CHARS]
+    sentences = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    readings: dict[str, Reading] = {}
+    best: tuple[tuple[bool, bool, bool, int], str] | None = None
+    for index, sentence in enumerate(sentences):
+        if sentence not in readings:
+            readings[sentence] = read(sentence, last_year)
+        r = readings[sentence]
+        key = (bool(r.indicators or r.ambiguous), bool(r.areas or r.country),
+               sentence.endswith("?"), index)
+        if best is None or key > best[0]:
+            best = (key, sentence)
+    if best is None:
+        return help_plan(question, "en", intent="help")
+    chosen = best[1]
+    result = decide(chosen, readings[chosen], last_year)
+    shown = chosen if len(chosen) <= 200 else chosen[:200].rsplit(" ", 1)[0] + " …"
+    size = f"{len(question):,}".replace(",", "\u202f" if result.language == "fr" else ",")
+    note = say(result.language,
+               f"Message long ({size} caractères, lu en entier) : j'ai répondu à la question "
+               f"« {shown} ».",
+               f"Long message ({size} characters, read whole): I answered the question "
+               f"'{shown}'.")
+    if len(question) > MAX_QUESTION_CHARS:
+        note += say(result.language,
+                    f" Au-delà de {MAX_QUESTION_CHARS:,} caractères, le reste n'a pas été lu."
+                    .replace(",", "\u202f"),
+                    f" Beyond {MAX_QUESTION_CHARS:,} characters, the rest was not read.")
+    if not result.calls:
+        message = f"{note}\n\n{result.message}" if result.message else note
+        return dataclasses.replace(result, question=question, message=message)
+    return dataclasses.replace(result, question=question, notes=[note, *result.notes])
 
 
 def decide(question: str, r: Reading, last_year: int) -> Plan:
@@ -140,17 +199,31 @@ def decide(question: str, r: Reading, last_year: int) -> Plan:
     if horizon is not None and horizon < 1:
         horizon = None
 
+    # Communes: not served until the tools have the level; the finest level served instead, said.
+    commune_asked = has(t, COMMUNE_WORDS) and not communes_served()
+    commune_ranking = commune_asked and (
+        has(t, RANKING_WORDS) or has(t, MOST_WORDS) or has(t, COMMUNE_RANKING_WORDS))
+    if commune_asked:
+        unknown = unknown_place(question)
+        if unknown and not r.areas and not commune_ranking:
+            return commune_plan(question, r.language, unknown)
+        notes.append(commune_note(r.language, ranking=commune_ranking,
+                                  area=r.areas[0].name if r.areas else None))
+        if commune_ranking:
+            level = "department"
+
     # Ranking: "which region has the most…", "top 5 departments…".
     within_region = (len(r.areas) == 1 and r.areas[0].level == "region"
                      and level == "department")  # "… in the departments of Occitanie"
-    is_ranking = within_region or ((r.ranking or has(t, RANKING_WORDS)) and not r.areas)
+    is_ranking = within_region or commune_ranking or (
+        (r.ranking or has(t, RANKING_WORDS)) and not r.areas)
     if is_ranking:
         rank_level = level or "region"
         args = {"indicator": ind[0], "level": rank_level}
         year = _ranking_year(r, last_year)
         if year is not None:
             args["year"] = year
-        if r.areas and rank_level == "department":
+        if len(r.areas) == 1 and r.areas[0].level == "region" and rank_level == "department":
             args["areas"] = [tables.areas[("department", c)].name
                              for c in tables.departments_by_region.get(r.areas[0].code, ())]
         args["measure"] = measure
@@ -162,25 +235,34 @@ def decide(question: str, r: Reading, last_year: int) -> Plan:
                     measure=measure, extremum=extremum, top_n=r.top_n, notes=notes)
 
     areas = r.areas[:MAX_AREAS]
+    if areas and r.country and has(t, JOIN_AREA_WORDS):  # "Île-de-France compared with France"
+        areas = [*areas, tables.areas[("country", r.country)]][:MAX_AREAS]
     if not areas:
         code = r.country or "FR"
         areas = [tables.areas[("country", code)]]
         unknown = unknown_place(question)
         guess = close_area(unknown, r.level_word) if unknown and r.country is None else None
+        if unknown is None and r.country is None:  # "cambriolage en bretange"
+            misspelt = misspelt_place(t)
+            if misspelt is not None:
+                unknown, guess = misspelt
         if guess is not None:
             areas = [guess]
             notes.append(say(
                 r.language,
-                f"« {unknown} » : j'ai compris {guess.name}.",
-                f"'{unknown}': read as {guess.name}.",
+                f"« {unknown} » n'est pas un nom que je connais : j'ai compris {guess.name} "
+                f"(vouliez-vous dire {guess.name} ?).",
+                f"'{unknown}' is not a name I know: read as {guess.name} (did you mean "
+                f"{guess.name}?).",
             ))
         elif unknown and r.country is None:
             notes.append(say(
                 r.language,
-                f"« {unknown} » n'est pas une région ni un département que je connais : voici "
-                "les chiffres de la France entière.",
-                f"'{unknown}' is not a region or department I know, so here are the figures "
-                "for France as a whole.",
+                f"« {unknown} » n'est pas une région ni un département que je connais (les "
+                "chiffres par commune ne sont pas servis) : voici les chiffres de la France "
+                "entière.",
+                f"'{unknown}' is not a region or department I know (figures by commune are not "
+                "served), so here are the figures for France as a whole.",
             ))
 
     # Comparison of several named areas.
@@ -213,7 +295,9 @@ def decide(question: str, r: Reading, last_year: int) -> Plan:
         else:
             calls.append(ToolCall("get_history", _history_args(area, slug, r, last_year)))
     intent: Intent = "forecast" if wants_forecast else "history"
-    return Plan(question, r.language, intent, calls, measure=measure, notes=notes)
+    accuracy = wants_forecast and has(t, ACCURACY_WORDS)
+    return Plan(question, r.language, intent, calls, measure=measure, notes=notes,
+                accuracy=accuracy)
 
 
 

@@ -156,6 +156,11 @@ def _forecast_regex() -> re.Pattern[str]:
     return alternation(FORECAST_WORDS)
 
 
+@lru_cache(maxsize=4)
+def _words_regex(words: tuple[str, ...]) -> re.Pattern[str]:
+    return alternation(words)
+
+
 def _follow(base: Reading, new: Reading, question: str, last_year: int) -> Reading:
     """``base`` (the reading of the questions before) updated by the reading ``new`` of the
     follow-up ``question``.
@@ -230,6 +235,12 @@ def _follow(base: Reading, new: Reading, question: str, last_year: int) -> Readi
         start_year = new.start_year if new.start_year is not None or not ahead else start_year
         # A year now says whether it is a forecast: "and in 2022?" after a forecast is history.
         masked = _forecast_regex().sub(" ", masked)
+
+    # A measure now asked replaces the one before: "et le nombre ?" after a ranking by rate.
+    if has(new.masked, COUNT_WORDS) and not has(new.masked, RATE_WORDS):
+        masked = _words_regex(RATE_WORDS).sub(" ", masked)
+    elif has(new.masked, RATE_WORDS):
+        masked = _words_regex(COUNT_WORDS).sub(" ", masked)
 
     counts = [sum(w in words for w in new.masked.split()) for words in (FR_WORDS, EN_WORDS)]
     language: Language = base.language if counts[0] == counts[1] else (

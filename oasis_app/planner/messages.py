@@ -93,3 +93,40 @@ def clarify_indicator(question: str, r: Reading) -> Plan:
         suggestions = [f"{n} in {where} since 2016" if where else f"{n} in France since 2016"
                        for n in names[:4]]
     return Plan(question, r.language, "clarify", [], message=message, suggestions=suggestions)
+
+
+def commune_note(language: Language, *, ranking: bool, area: str | None) -> str:
+    """What is answered instead of figures by commune (not served yet)."""
+    if ranking:
+        return say(
+            language,
+            "Les chiffres par commune ne sont pas servis ici : le niveau le plus fin est le "
+            "département, voici donc le classement des départements.",
+            "Figures by commune (town) are not served here: the finest level is the department, "
+            "so this is the ranking of the departments.",
+        )
+    if area:
+        return say(
+            language,
+            f"Les chiffres par commune ne sont pas servis ici : voici ceux de {area}, le niveau "
+            "le plus fin disponible.",
+            f"Figures by commune (town) are not served here: these are the figures for {area}, "
+            "the finest level available.",
+        )
+    return say(language,
+               "Les chiffres par commune ne sont pas servis ici (régions, départements, France).",
+               "Figures by commune (town) are not served here (regions, departments, France).")
+
+
+def commune_plan(question: str, language: Language, name: str) -> Plan:
+    """A commune asked by name while communes are not served: say so, offer the department."""
+    message = say(
+        language,
+        f"Les chiffres par commune ({name}) ne sont pas servis ici : les données vont des "
+        "régions aux départements. Demandez le département de la commune, par exemple "
+        "« Cambriolages dans le Morbihan ».",
+        f"Figures by commune ({name}) are not served here: the data go from regions down to "
+        "departments. Ask for the commune's department, e.g. 'Burglaries in the Morbihan'.",
+    )
+    return Plan(question, language, "clarify", [], message=message,
+                suggestions=list(EXAMPLES[language][:3]))

@@ -13,8 +13,10 @@ from oasis_app.planner.vocabulary import (
     AREA_CONTEXT_WORDS,
     BARE_CODE_RE,
     CODE_RE,
+    COMMUNE_WORDS,
     COUNTRY_PHRASES,
     DEPARTMENT_WORDS,
+    ELLIPSES,
     EN_WORDS,
     END_RE,
     FR_WORDS,
@@ -89,6 +91,8 @@ def read(question: str, last_year: int) -> Reading:
     tables = data_tables()
     raw = question[:MAX_QUESTION_CHARS]
     text = f" {fold(raw)} "
+    for pattern, full in ELLIPSES:
+        text = pattern.sub(full, text)
     masked = text
 
     # Indicators (longest phrase first), then broad words that need a choice.
@@ -295,3 +299,23 @@ def close_area(name: str, level_word: str | None) -> AreaEntry | None:
     keys = list(tables.alias_to_areas[close[0]])
     return tables.areas[pick_level(keys, level_word, [])]
 
+
+
+_LOWER_PLACE_RE = re.compile(
+    r"(?<= )(?:en|dans|a|au|aux|in|at|for|pour|de|du|of|sur)(?: le| la| les| l| the)? "
+    r"([a-z]{4,}(?: [a-z]{4,})?)(?= )"
+)
+
+
+def misspelt_place(masked: str) -> tuple[str, AreaEntry] | None:
+    """A word after a place preposition, left over once the areas were read, that is close to an
+    area's name ("en bretange"): (the word, the area). Common words are never one."""
+    common = FR_WORDS | EN_WORDS
+    for m in _LOWER_PLACE_RE.finditer(masked):
+        for word in (m.group(1), m.group(1).split()[0]):
+            if word.split()[0] in common or word in COMMUNE_WORDS:
+                continue
+            area = close_area(word, None)
+            if area is not None:
+                return word, area
+    return None

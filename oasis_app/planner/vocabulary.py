@@ -60,6 +60,18 @@ CHAT_INDICATOR_PHRASES: dict[str, tuple[str, ...]] = {
     "Usage de stupéfiants (hors AFD)": ("without fines",),  # (c)
     "Violences sexuelles": ("sexual offences", "sexual offenses", "sex offences"),  # (c)
 }
+# Two indicators sharing their words ("le trafic et l'usage de stupéfiants"): written out in full
+# before the indicators are read, so that both are (folded text).
+ELLIPSES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\btrafic et (?:de l |l |d |de )?usage de stupefiants\b"),
+     "trafic de stupefiants et usage de stupefiants"),
+    (re.compile(r"\busage et (?:de |le )?trafic de stupefiants\b"),
+     "usage de stupefiants et trafic de stupefiants"),
+    (re.compile(r"\bdrug trafficking and (?:drug )?use\b"), "drug trafficking and drug use"),
+    (re.compile(r"\bdrug use and (?:drug )?trafficking\b"), "drug use and drug trafficking"),
+    (re.compile(r"\bhomicides? et tentatives?\b(?! d homicide)"),
+     "homicides et tentatives d homicide"),
+)
 # Words too broad to pick one indicator: the planner asks, offering these.
 THEFTS = ("Vols de véhicule", "Vols sans violence contre des personnes", "Vols violents sans arme",
            "Vols avec armes", "Vols dans les véhicules")
@@ -179,6 +191,25 @@ COUNT_WORDS = ("nombre", "number", "numbers", "count", "counts", "combien", "how
 RATE_WORDS = ("taux", "rate", "rates", "per capita", "par habitant", "pour 100 000",
               "per 100 000", "per 100k", "pour 1000", "per 1000", "pour mille", "per thousand",
               "relative", "rapporte a la population", "proportion")
+# Communes (towns, cities, villages): a level of the SSMSI communal file.
+COMMUNE_WORDS = ("commune", "communes", "communal", "communale", "communales", "ville", "villes",
+                 "town", "towns", "city", "cities", "municipality", "municipalities", "village",
+                 "villages", "localite", "localites")
+COMMUNE_RANKING_WORDS = ("par commune", "par ville", "by town", "by city", "per commune",
+                         "by municipality", "per town", "per city", "each town", "chaque commune",
+                         "chaque ville", "toutes les communes", "all towns")
+# Words that tell a question about how good the forecasts are ("How reliable is your forecast for
+# drug use in Paris?"): with an area and an indicator, the forecast itself is asked for, and the
+# answer leads with that indicator's own backtest figures.
+ACCURACY_WORDS = ("accurate", "accuracy", "precis", "precise", "precises", "precision", "fiable",
+                  "fiables", "fiabilite", "reliable", "reliability", "trust", "confiance", "mase",
+                  "backtest", "erreur", "erreurs", "error", "errors", "how good", "how well",
+                  "quality", "qualite", "calibration", "calibrated")
+# Words that make a country named beside an area one more area to show ("Île-de-France compared
+# with France", "en Bretagne et en France").
+JOIN_AREA_WORDS = ("compare", "compared", "comparer", "comparee", "comparees", "comparison",
+                   "comparaison", "par rapport", "versus", "vs", "contre", "against", "and", "et",
+                   "with", "avec", "face a")
 REGION_WORDS = ("region", "regions", "regional", "regionale", "regionaux")
 DEPARTMENT_WORDS = ("departement", "departements", "department", "departments", "departmental",
                     "departemental", "departementale", "dept", "depts", "dep")
@@ -237,11 +268,16 @@ NOT_CODE_AFTER = frozenset({"ans", "an", "annees", "annee", "years", "year", "pr
 DEFAULT_LAST_YEAR = int(indicators.LATEST_EDITION)
 """The last data year when the caller does not say: the newest edition's (callers pass the served
 edition's, read from the data through list_indicators)."""
-MAX_QUESTION_CHARS = 20_000
+MAX_QUESTION_CHARS = 100_000
 """Longer input is cut here, and the answer says so (a question is found in a long paste)."""
 LONG_QUESTION_CHARS = 400
 """Beyond this, a paste is searched for the question it asks (its last sentences first)."""
 MAX_AREAS = 6
+
+
+def communes_served() -> bool:
+    """Whether the tools serve the commune level (the data layer's levels say so)."""
+    return "commune" in geography.LEVELS
 
 # ------------------------------------------------------------------------------------------
 # Tables from the data layer, built once.
