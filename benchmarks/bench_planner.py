@@ -8,7 +8,8 @@ The cases (``benchmarks/planner_heldout.jsonl``, one JSON object a line) were wr
 planner was changed for issue 12 and are kept apart from the cases it is tuned on
 (``tests/test_assistant.py``). Each names a question (French or English, with the questions
 before it for follow-ups, and the last data year when it is not the served edition's), and one or
-more acceptable answers ("alternatives"): the tool calls expected, and the words (``notice``) the
+more acceptable answers ("alternatives"; a case's ``last_year`` stands for an edition served with
+forecasts trained on it): the tool calls expected, and the words (``notice``) the
 answer must contain when something was read otherwise (a typo, a city read as its department).
 
 Every question goes through the app's own chat engine (the offline planner, the real MCP server in
@@ -135,6 +136,8 @@ def run(cases: list[dict[str, Any]], verbose: bool = False) -> dict[str, Any]:
         for case in cases:
             last_year = int(case.get("last_year", served_last))
             engine.last_year = last_year
+            # A case's last_year stands for an edition served with forecasts trained on it.
+            engine.forecast_from = last_year
             history: list[dict[str, str]] = []
             for earlier in case.get("previous", []):
                 history.append({"role": "user", "content": earlier})
@@ -142,8 +145,14 @@ def run(cases: list[dict[str, Any]], verbose: bool = False) -> dict[str, Any]:
             turn = engine.ask(case["question"], history)
             calls = [(o.name, dict(o.arguments)) for o in turn.steps]
             previous = [m["content"] for m in history if m["role"] == "user"]
-            plan = (planner.follow_up(case["question"], previous, last_year=last_year)
-                    or planner.understand(case["question"], last_year=last_year))
+            try:
+                extra = {"forecast_from": last_year}
+                plan = (planner.follow_up(case["question"], previous, last_year=last_year,
+                                          **extra)
+                        or planner.understand(case["question"], last_year=last_year, **extra))
+            except TypeError:  # the planner before issue 12 had no forecast_from
+                plan = (planner.follow_up(case["question"], previous, last_year=last_year)
+                        or planner.understand(case["question"], last_year=last_year))
             said = bool(plan.notes or not plan.calls) or any(
                 not o.ok or (o.data or {}).get("warnings") for o in turn.steps)
             right = turn.language == case["lang"] and any(

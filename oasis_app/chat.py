@@ -48,6 +48,24 @@ class ChatEngine:
         self.bridge = bridge
         self.llm = llm
         self.last_year = last_year
+        self._forecast_from: int | None = None
+        self._forecast_from_read = False
+
+    @property
+    def forecast_from(self) -> int | None:
+        """The last year of the data the forecasts were trained on (model_metrics' last_year,
+        read once): the forecast tool counts its horizon from it. None when unknown (no
+        artifacts): the planner then counts from the data's last year."""
+        if not self._forecast_from_read:
+            self._forecast_from_read = True
+            metrics = self.bridge.call("model_metrics")
+            value = (metrics.data or {}).get("last_year") if metrics.ok else None
+            self._forecast_from = value if isinstance(value, int) else None
+        return self._forecast_from
+
+    @forecast_from.setter
+    def forecast_from(self, year: int | None) -> None:
+        self._forecast_from, self._forecast_from_read = year, True
 
     def ask(self, question: str, history: Sequence[Mapping[str, str]] = ()) -> ChatTurn:
         started = time.perf_counter()
@@ -72,8 +90,10 @@ class ChatEngine:
         # "and in Normandy?", "et en 2030 ?": a short follow-up is read with the questions before.
         previous = [m["content"] for m in history
                     if m.get("role") == "user" and isinstance(m.get("content"), str)]
-        plan = (follow_up(question, previous, last_year=self.last_year)
-                or understand(question, last_year=self.last_year))
+        forecast_from = self.forecast_from
+        plan = (follow_up(question, previous, last_year=self.last_year,
+                          forecast_from=forecast_from)
+                or understand(question, last_year=self.last_year, forecast_from=forecast_from))
         outcomes = [self.bridge.call(call.name, call.arguments) for call in plan.calls]
         reply = answers.compose(plan, outcomes)
         return ChatTurn(question, plan.language, outcomes, reply.text, reply.figure,

@@ -55,25 +55,39 @@ from oasis_mcp.text import fold
 
 
 def understand(
-    question: str, *, last_year: int = DEFAULT_LAST_YEAR) -> Plan:
+    question: str, *, last_year: int = DEFAULT_LAST_YEAR, forecast_from: int | None = None,
+) -> Plan:
     """Read ``question`` and decide which tools to call. Never raises on text."""
     if not isinstance(question, str) or not fold(question[:MAX_QUESTION_CHARS]):
         return help_plan(question if isinstance(question, str) else "", "en", intent="help")
     if len(question) > LONG_QUESTION_CHARS:
-        return _long(question, last_year)
-    return decide(question, read(question, last_year), last_year)
+        return _long(question, last_year, forecast_from)
+    return decide(question, read(question, last_year), last_year, forecast_from)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.?!…])\s+|\n+")
 
 
-def _long(question: str, last_year: int) -> Plan:
+def _pieces(sentence: str, size: int = 600) -> list[str]:
+    """A sentence cut at spaces into pieces of at most about ``size`` characters (a paste
+    without punctuation is still read piece by piece)."""
+    pieces: list[str] = []
+    while len(sentence) > size:
+        cut = sentence.rfind(" ", 0, size)
+        cut = cut if cut > 0 else size
+        pieces.append(sentence[:cut])
+        sentence = sentence[cut:].strip()
+    return [*pieces, sentence] if sentence else pieces
+
+
+def _long(question: str, last_year: int, forecast_from: int | None) -> Plan:
     """A long paste: the whole text is read sentence by sentence, and the question asked is the
     sentence that names an indicator (or a broad word for one), a question mark first, the last
     first; the answer says which sentence it answered (and what was cut beyond
     MAX_QUESTION_CHARS)."""
     text = question[:MAX_QUESTION_CHARS]
-    sentences = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    sentences = [piece for part in _SENTENCE_END.split(text) if part and part.strip()
+                 for piece in _pieces(part.strip())]
     readings: dict[str, Reading] = {}
     best: tuple[tuple[bool, bool, bool, int], str] | None = None
     for index, sentence in enumerate(sentences):
@@ -87,27 +101,41 @@ def _long(question: str, last_year: int) -> Plan:
     if best is None:
         return help_plan(question, "en", intent="help")
     chosen = best[1]
-    result = decide(chosen, readings[chosen], last_year)
+    result = decide(chosen, readings[chosen], last_year, forecast_from)
     shown = chosen if len(chosen) <= 200 else chosen[:200].rsplit(" ", 1)[0] + " …"
-    size = f"{len(question):,}".replace(",", "\u202f" if result.language == "fr" else ",")
-    note = say(result.language,
-               f"Message long ({size} caractères, lu en entier) : j'ai répondu à la question "
-               f"« {shown} ».",
-               f"Long message ({size} characters, read whole): I answered the question "
-               f"'{shown}'.")
+    fr = result.language == "fr"
+
+    def count(n: int) -> str:
+        return f"{n:,}".replace(",", "\u202f" if fr else ",")
+
     if len(question) > MAX_QUESTION_CHARS:
-        note += say(result.language,
-                    f" Au-delà de {MAX_QUESTION_CHARS:,} caractères, le reste n'a pas été lu."
-                    .replace(",", "\u202f"),
-                    f" Beyond {MAX_QUESTION_CHARS:,} characters, the rest was not read.")
+        note = say(result.language,
+                   f"Message long ({count(len(question))} caractères) : seuls les "
+                   f"{count(MAX_QUESTION_CHARS)} premiers ont été lus, le reste a été coupé ; "
+                   f"j'ai répondu à la question « {shown} ».",
+                   f"Long message ({count(len(question))} characters): only the first "
+                   f"{count(MAX_QUESTION_CHARS)} were read, the rest was cut; I answered the "
+                   f"question '{shown}'.")
+    else:
+        note = say(result.language,
+                   f"Message long ({count(len(question))} caractères, lu en entier) : j'ai "
+                   f"répondu à la question « {shown} ».",
+                   f"Long message ({count(len(question))} characters, read whole): I answered "
+                   f"the question '{shown}'.")
     if not result.calls:
         message = f"{note}\n\n{result.message}" if result.message else note
         return dataclasses.replace(result, question=question, message=message)
     return dataclasses.replace(result, question=question, notes=[note, *result.notes])
 
 
-def decide(question: str, r: Reading, last_year: int) -> Plan:
-    """The plan for a reading of ``question`` (its own, or merged with earlier questions')."""
+def decide(question: str, r: Reading, last_year: int, forecast_from: int | None = None) -> Plan:
+    """The plan for a reading of ``question`` (its own, or merged with earlier questions').
+
+    ``last_year`` is the last observed year of the data served; ``forecast_from`` the last year of
+    the data the forecasts were trained on (the forecast tool counts its horizon from it; default
+    ``last_year``): "until 2030" is horizon 2030 − forecast_from, at most to LAST_FORECAST_YEAR.
+    """
+    base = last_year if forecast_from is None else forecast_from
     t = r.masked
     ind = [indicator_argument(label) for label in r.indicators]
     tables = data_tables()
@@ -190,12 +218,12 @@ def decide(question: str, r: Reading, last_year: int) -> Plan:
     target = r.end_year or r.target_year
     horizon = r.horizon
     if horizon is None and target is not None and target > last_year:
-        horizon = target - last_year
-    if horizon is not None and horizon > max_horizon(last_year):
+        horizon = target - base
+    if horizon is not None and horizon > max_horizon(base):
         notes.append(say(r.language,
                          f"Les prévisions s'arrêtent à {LAST_FORECAST_YEAR}.",
                          f"Forecasts stop at {LAST_FORECAST_YEAR}."))
-        horizon = max_horizon(last_year)
+        horizon = max_horizon(base)
     if horizon is not None and horizon < 1:
         horizon = None
 

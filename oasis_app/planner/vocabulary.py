@@ -268,7 +268,7 @@ NOT_CODE_AFTER = frozenset({"ans", "an", "annees", "annee", "years", "year", "pr
 DEFAULT_LAST_YEAR = int(indicators.LATEST_EDITION)
 """The last data year when the caller does not say: the newest edition's (callers pass the served
 edition's, read from the data through list_indicators)."""
-MAX_QUESTION_CHARS = 100_000
+MAX_QUESTION_CHARS = 20_000
 """Longer input is cut here, and the answer says so (a question is found in a long paste)."""
 LONG_QUESTION_CHARS = 400
 """Beyond this, a paste is searched for the question it asks (its last sentences first)."""
