@@ -524,8 +524,10 @@ def _ranking(
     lead = ordered[: max(1, min(n, 10))]
     listed = ", ".join(f"{r['name']} ({num(r['value'], lang, digits)})" for r in lead)
     forecast_word = say(lang, " (prévision)", " (forecast)") if data.get("is_forecast") else ""
-    by_level = say(lang, "par région" if data.get("level") == "region" else "par département",
-                   "by region" if data.get("level") == "region" else "by department")
+    level_words = {"region": ("par région", "by region"), "commune": ("par commune", "by commune"),
+                   "country": ("par pays", "by country")}
+    by_level = say(lang, *level_words.get(str(data.get("level")),
+                                          ("par département", "by department")))
     if measure == "count":
         kind = say(lang, "plus grand nombre" if plan.extremum == "max" else "plus petit nombre",
                    "highest number" if plan.extremum == "max" else "lowest number")

@@ -50,6 +50,7 @@ class ChatEngine:
         self.last_year = last_year
         self._forecast_from: int | None = None
         self._forecast_from_read = False
+        self._communes: bool | None = None
 
     @property
     def forecast_from(self) -> int | None:
@@ -66,6 +67,21 @@ class ChatEngine:
     @forecast_from.setter
     def forecast_from(self, year: int | None) -> None:
         self._forecast_from, self._forecast_from_read = year, True
+
+    @property
+    def communes(self) -> bool:
+        """Whether the server serves the commune level (its find_area tool searches communes:
+        the communal file is installed), asked once."""
+        if self._communes is None:
+            found = self.bridge.call("find_area", {"query": "Paris", "limit": 1})
+            warnings = (found.data or {}).get("warnings", []) if found.ok else []
+            self._communes = found.ok and not any(
+                "communes are not searched" in str(w).lower() for w in warnings)
+        return self._communes
+
+    @communes.setter
+    def communes(self, served: bool) -> None:
+        self._communes = served
 
     def ask(self, question: str, history: Sequence[Mapping[str, str]] = ()) -> ChatTurn:
         started = time.perf_counter()
@@ -90,10 +106,10 @@ class ChatEngine:
         # "and in Normandy?", "et en 2030 ?": a short follow-up is read with the questions before.
         previous = [m["content"] for m in history
                     if m.get("role") == "user" and isinstance(m.get("content"), str)]
-        forecast_from = self.forecast_from
-        plan = (follow_up(question, previous, last_year=self.last_year,
-                          forecast_from=forecast_from)
-                or understand(question, last_year=self.last_year, forecast_from=forecast_from))
+        last, since, communes = self.last_year, self.forecast_from, self.communes
+        plan = (follow_up(question, previous, last_year=last, forecast_from=since,
+                          communes=communes)
+                or understand(question, last_year=last, forecast_from=since, communes=communes))
         outcomes = [self.bridge.call(call.name, call.arguments) for call in plan.calls]
         reply = answers.compose(plan, outcomes)
         return ChatTurn(question, plan.language, outcomes, reply.text, reply.figure,

@@ -921,7 +921,6 @@ from pathlib import Path  # noqa: E402
 from oasis_app.answers import num  # noqa: E402
 from oasis_app.bridge import MCPBridge  # noqa: E402
 from oasis_app.chat import ChatEngine, ChatTurn  # noqa: E402
-from oasis_app.planner.vocabulary import communes_served  # noqa: E402
 from oasis_mcp.data import geography  # noqa: E402
 from oasis_mcp.data.lookup import UnknownNameError  # noqa: E402
 from oasis_mcp.server import create_server  # noqa: E402
@@ -991,7 +990,7 @@ def test_a_paste_beyond_the_limit_says_what_was_cut() -> None:
 def test_a_commune_ranking_says_what_the_data_offer(engine: ChatEngine, question: str) -> None:
     turn = engine.ask(question)
     calls = _calls(turn)
-    if communes_served():
+    if engine.communes:
         assert calls and all(args.get("level") == "commune" for _, args in calls)
         return
     assert calls and all(name == "compare_regions" and args["level"] == "department"
@@ -1002,7 +1001,7 @@ def test_a_commune_ranking_says_what_the_data_offer(engine: ChatEngine, question
 
 
 def test_a_commune_by_name_is_not_answered_with_france_silently(engine: ChatEngine) -> None:
-    if communes_served():
+    if engine.communes:
         pytest.skip("communes are served: answered by the commune tools")
     turn = engine.ask("Cambriolages dans la commune de Vannes")
     assert turn.steps == []
@@ -1079,3 +1078,33 @@ def test_answers_in_the_question_language_with_its_number_format(engine: ChatEng
     assert f"{num(rate, 'en')} per 100,000 dwellings; {num(rate / 100, 'en', 2)} per 1,000" \
         in en.text
     assert en.language == "en" and fr.language == "fr"
+
+
+# Once the tools serve communes (the server's find_area searches them), the chat reads them there.
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Quelle commune a le plus de cambriolages ?",
+     [C("burglary", "commune", measure=RATE), C("burglary", "commune", measure=COUNT)]),
+    ("Quelles communes du Finistère ont le plus de cambriolages ?",
+     [C("burglary", "commune", within="Finistère", measure=RATE),
+      C("burglary", "commune", within="Finistère", measure=COUNT)]),
+    ("Classement des villes de Bretagne pour les vols de véhicules en 2024",
+     [C("vehicle-theft", "commune", year=2024, within="Bretagne", measure=RATE)]),
+    ("cambriolages à Tours", [H("Tours (37)", "burglary", "commune")]),
+    ("Cambriolages dans la commune de Vannes depuis 2018",
+     [H("Vannes", "burglary", "commune", start_year=2018)]),
+    ("Burglaries in Quimper", [H("Quimper", "burglary", "commune")]),
+    ("Cambriolages en Bretagne", [H("Bretagne", "burglary", "region")]),
+    ("Cambriolages dans le Finistère", [H("Finistère", "burglary", "department")]),
+])
+def test_with_communes_served_towns_are_read_as_communes(
+        question: str, expected: list[Call]) -> None:
+    result = understand(question, communes=True)
+    assert [(c.name, c.arguments) for c in result.calls] == expected
+    assert not any("ne sont pas servis" in n or "not served" in n for n in result.notes)
+
+
+def test_without_communes_served_a_commune_ranking_is_a_department_ranking_said() -> None:
+    result = understand("Quelle commune a le plus de cambriolages ?", communes=False)
+    assert {c.arguments["level"] for c in result.calls} == {"department"}
+    assert any("Les chiffres par commune ne sont pas servis" in n for n in result.notes)

@@ -46,7 +46,6 @@ from oasis_app.planner.vocabulary import (
     RATE_WORDS,
     SUPERLATIVE_WORDS,
     AreaEntry,
-    communes_served,
     data_tables,
     indicator_argument,
 )
@@ -56,13 +55,14 @@ from oasis_mcp.text import fold
 
 def understand(
     question: str, *, last_year: int = DEFAULT_LAST_YEAR, forecast_from: int | None = None,
+    communes: bool = False,
 ) -> Plan:
     """Read ``question`` and decide which tools to call. Never raises on text."""
     if not isinstance(question, str) or not fold(question[:MAX_QUESTION_CHARS]):
         return help_plan(question if isinstance(question, str) else "", "en", intent="help")
     if len(question) > LONG_QUESTION_CHARS:
-        return _long(question, last_year, forecast_from)
-    return decide(question, read(question, last_year), last_year, forecast_from)
+        return _long(question, last_year, forecast_from, communes)
+    return decide(question, read(question, last_year), last_year, forecast_from, communes)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.?!…])\s+|\n+")
@@ -80,7 +80,7 @@ def _pieces(sentence: str, size: int = 600) -> list[str]:
     return [*pieces, sentence] if sentence else pieces
 
 
-def _long(question: str, last_year: int, forecast_from: int | None) -> Plan:
+def _long(question: str, last_year: int, forecast_from: int | None, communes: bool) -> Plan:
     """A long paste: the whole text is read sentence by sentence, and the question asked is the
     sentence that names an indicator (or a broad word for one), a question mark first, the last
     first; the answer says which sentence it answered (and what was cut beyond
@@ -101,7 +101,7 @@ def _long(question: str, last_year: int, forecast_from: int | None) -> Plan:
     if best is None:
         return help_plan(question, "en", intent="help")
     chosen = best[1]
-    result = decide(chosen, readings[chosen], last_year, forecast_from)
+    result = decide(chosen, readings[chosen], last_year, forecast_from, communes)
     shown = chosen if len(chosen) <= 200 else chosen[:200].rsplit(" ", 1)[0] + " …"
     fr = result.language == "fr"
 
@@ -128,19 +128,22 @@ def _long(question: str, last_year: int, forecast_from: int | None) -> Plan:
     return dataclasses.replace(result, question=question, notes=[note, *result.notes])
 
 
-def decide(question: str, r: Reading, last_year: int, forecast_from: int | None = None) -> Plan:
+def decide(question: str, r: Reading, last_year: int, forecast_from: int | None = None,
+           communes: bool = False) -> Plan:
     """The plan for a reading of ``question`` (its own, or merged with earlier questions').
 
     ``last_year`` is the last observed year of the data served; ``forecast_from`` the last year of
     the data the forecasts were trained on (the forecast tool counts its horizon from it; default
     ``last_year``): "until 2030" is horizon 2030 − forecast_from, at most to LAST_FORECAST_YEAR.
+    ``communes``: whether the tools serve the commune level (the communal file is installed):
+    then a city or a commune named is read at that level, and "which commune…" ranks communes.
     """
     base = last_year if forecast_from is None else forecast_from
     t = r.masked
     ind = [indicator_argument(label) for label in r.indicators]
     tables = data_tables()
     notes: list[str] = []
-    for city, code in r.cities:
+    for city, code in [] if communes else r.cities:
         dep = tables.areas[("department", code)].name
         notes.append(say(
             r.language,
@@ -228,10 +231,26 @@ def decide(question: str, r: Reading, last_year: int, forecast_from: int | None 
         horizon = None
 
     # Communes: not served until the tools have the level; the finest level served instead, said.
-    commune_asked = has(t, COMMUNE_WORDS) and not communes_served()
+    commune_asked = has(t, COMMUNE_WORDS)
     commune_ranking = commune_asked and (
         has(t, RANKING_WORDS) or has(t, MOST_WORDS) or has(t, COMMUNE_RANKING_WORDS))
-    if commune_asked:
+    if communes:
+        if commune_ranking:  # "Quelle commune a le plus de cambriolages (en Bretagne) ?"
+            args = {"indicator": ind[0], "level": "commune"}
+            year = _ranking_year(r, last_year)
+            if year is not None and year <= last_year:
+                args["year"] = year
+            if r.areas and r.areas[0].level in ("region", "department"):
+                args["within"] = r.areas[0].name
+            args["measure"] = measure
+            ranking_calls = [ToolCall("compare_regions", args)]
+            if measure != "count" and extremum == "max" and has(t, MOST_WORDS) \
+                    and not has(t, RATE_WORDS):
+                ranking_calls.append(ToolCall("compare_regions", {**args, "measure": "count"}))
+            return Plan(question, r.language, "ranking", ranking_calls, measure=measure,
+                        extremum=extremum, top_n=r.top_n, notes=notes)
+        r = _as_communes(question, r, commune_asked)
+    elif commune_asked:
         unknown = unknown_place(question)
         if unknown and not r.areas and not commune_ranking:
             return commune_plan(question, r.language, unknown)
@@ -327,6 +346,23 @@ def decide(question: str, r: Reading, last_year: int, forecast_from: int | None 
     return Plan(question, r.language, intent, calls, measure=measure, notes=notes,
                 accuracy=accuracy)
 
+
+
+def _as_communes(question: str, r: Reading, commune_asked: bool) -> Reading:
+    """With the commune level served: the cities read as their department become communes
+    ("Tours (37)"), and so does a place that is no region or department when the question says
+    "commune" or names nothing else ("Cambriolages dans la commune de Vannes")."""
+    city_departments = {code for _, code in r.cities}
+    areas = [a for a in r.areas
+             if not (a.level == "department" and a.code in city_departments)]
+    found = [AreaEntry("commune", f"{name} ({code})", f"{name} ({code})", None)
+             for name, code in r.cities]
+    unknown = unknown_place(question)
+    if unknown and (commune_asked or not r.areas) and r.country is None:
+        found.append(AreaEntry("commune", unknown, unknown, None))
+    if not found:
+        return r
+    return dataclasses.replace(r, areas=[*found, *areas], cities=[])
 
 
 def _ranking_year(r: Reading, last_year: int) -> int | None:

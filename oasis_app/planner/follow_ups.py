@@ -56,7 +56,7 @@ JOIN_WORDS = (*COMPARE_WORDS, "compared", "comparee", "comparees", "par rapport"
 
 def follow_up(
     question: str, previous: Sequence[str], *, last_year: int = DEFAULT_LAST_YEAR,
-    forecast_from: int | None = None,
+    forecast_from: int | None = None, communes: bool = False,
 ) -> Plan | None:
     """The plan for ``question`` read as a follow-up of the ``previous`` questions (oldest
     first), or None when it is not one (read it alone with :func:`understand`).
@@ -87,7 +87,7 @@ def follow_up(
     reading = read(chain[0], last_year)
     for text in [*chain[1:], question]:
         reading = _follow(reading, read(text, last_year), text, last_year)
-    result = decide(question, reading, last_year, forecast_from)
+    result = decide(question, reading, last_year, forecast_from, communes)
     if not result.calls and result.intent != "clarify":
         return None
     return result

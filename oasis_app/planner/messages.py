@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from oasis_app.planner.calls import Intent, Language, Plan
 from oasis_app.planner.reading import Reading
-from oasis_app.planner.vocabulary import AMBIGUOUS_WORDS, english_label
+from oasis_app.planner.vocabulary import AMBIGUOUS_WORDS, DEFAULT_LAST_YEAR, english_label
+from oasis_mcp.data.coverage import FIRST_YEAR, LAST_FORECAST_YEAR
 
 
 def say(language: Language, fr: str, en: str) -> str:
@@ -15,16 +16,16 @@ def say(language: Language, fr: str, en: str) -> str:
 
 EXAMPLES = {
     "fr": [
-        "Évolution des cambriolages en Bretagne depuis 2016",
-        "Prévision des violences sexuelles en Île-de-France jusqu'en 2030",
-        "Quelle région a le plus de vols de véhicules en 2025 ?",
+        f"Évolution des cambriolages en Bretagne depuis {FIRST_YEAR}",
+        f"Prévision des violences sexuelles en Île-de-France jusqu'en {LAST_FORECAST_YEAR}",
+        f"Quelle région a le plus de vols de véhicules en {DEFAULT_LAST_YEAR} ?",
         "Liste des départements d'Occitanie",
         "Quelle est la précision de vos prévisions ?",
     ],
     "en": [
-        "Burglaries in Brittany since 2016",
-        "Forecast sexual violence in Île-de-France until 2030",
-        "Which region has the most car thefts in 2025?",
+        f"Burglaries in Brittany since {FIRST_YEAR}",
+        f"Forecast sexual violence in Île-de-France until {LAST_FORECAST_YEAR}",
+        f"Which region has the most car thefts in {DEFAULT_LAST_YEAR}?",
         "Compare drug trafficking in the Nord and the Bouches-du-Rhône",
         "How accurate are your forecasts?",
     ],
@@ -36,13 +37,14 @@ def help_plan(question: str, language: Language, *, intent: Intent) -> Plan:
         message = say(
             language,
             "Je réponds sur la délinquance enregistrée par la police et la gendarmerie (SSMSI, "
-            "2016 à aujourd'hui) : historique d'un indicateur dans une région ou un département, "
-            "prévisions jusqu'en 2030 avec intervalles, classements et comparaisons, qualité des "
-            "modèles, listes des régions, départements et indicateurs.",
+            f"{FIRST_YEAR} à aujourd'hui) : historique d'un indicateur dans une région ou un "
+            f"département, prévisions jusqu'en {LAST_FORECAST_YEAR} avec intervalles, classements "
+            "et comparaisons, qualité des modèles, listes des régions, départements et "
+            "indicateurs.",
             "I answer questions on crime recorded by the French police and gendarmerie (SSMSI, "
-            "2016 to date): the history of an indicator in a region or department, forecasts to "
-            "2030 with intervals, rankings and comparisons, model quality, and lists of regions, "
-            "departments and indicators.",
+            f"{FIRST_YEAR} to date): the history of an indicator in a region or department, "
+            f"forecasts to {LAST_FORECAST_YEAR} with intervals, rankings and comparisons, model "
+            "quality, and lists of regions, departments and indicators.",
         )
     else:
         message = say(
@@ -90,7 +92,8 @@ def clarify_indicator(question: str, r: Reading) -> Plan:
             else f"'{r.ambiguous[0]}' covers several indicators: {', '.join(names)}. "
             "Which one do you mean?"
         )
-        suggestions = [f"{n} in {where} since 2016" if where else f"{n} in France since 2016"
+        suggestions = [f"{n} in {where} since {FIRST_YEAR}" if where
+                       else f"{n} in France since {FIRST_YEAR}"
                        for n in names[:4]]
     return Plan(question, r.language, "clarify", [], message=message, suggestions=suggestions)
 

@@ -275,10 +275,6 @@ LONG_QUESTION_CHARS = 400
 MAX_AREAS = 6
 
 
-def communes_served() -> bool:
-    """Whether the tools serve the commune level (the data layer's levels say so)."""
-    return "commune" in geography.LEVELS
-
 # ------------------------------------------------------------------------------------------
 # Tables from the data layer, built once.
 
