@@ -19,7 +19,8 @@ the answer is in the question's language and one alternative matches:
 * every expected call was made: same tool, and every argument given in the case has that value
   (areas and indicators compared folded, lists as sets); arguments not given are not checked;
 * no other call was made, except calls on the expected areas and indicators (a forecast also reads
-  the history; a comparison of two areas may also rank them with ``compare_regions(areas=...)``);
+  the history; a comparison of two areas may also rank them with ``compare_regions(areas=...)``)
+  and the same ranking as an expected one by another measure (by count beside by rate);
 * ``no_calls``: no tool was called (a clarification, help, out of scope);
 * every ``notice`` word is in the answer text (folded).
 
@@ -80,6 +81,11 @@ def _supporting(call: tuple[str, dict[str, Any]], expected: list[dict[str, Any]]
     areas = set().union(*(_areas_of(e["args"]) for e in expected)) if expected else set()
     indicators = {fold(e["args"]["indicator"]) for e in expected if "indicator" in e["args"]}
     own = _areas_of(args)
+    if name == "compare_regions" and any(  # the same ranking by another measure
+            e["tool"] == "compare_regions" and _same(e["args"].get("indicator", ""),
+                                                     args.get("indicator", ""))
+            and _same(e["args"].get("level", ""), args.get("level", "")) for e in expected):
+        return True
     if name == "compare_regions" and not args.get("areas"):
         return any(e["tool"] == "compare_regions" and _same(e["args"].get("indicator", ""),
                    args.get("indicator", "")) for e in expected)
