@@ -303,19 +303,22 @@ def close_area(name: str, level_word: str | None) -> AreaEntry | None:
 
 _LOWER_PLACE_RE = re.compile(
     r"(?<= )(?:en|dans|a|au|aux|in|at|for|pour|de|du|of|sur)(?: le| la| les| l| the)? "
-    r"([a-z]{4,}(?: [a-z]{4,})?)(?= )"
+    r"([a-z]+(?: [a-z]+){0,4})(?= )"
 )
 
 
 def misspelt_place(masked: str) -> tuple[str, AreaEntry] | None:
-    """A word after a place preposition, left over once the areas were read, that is close to an
-    area's name ("en bretange"): (the word, the area). Common words are never one."""
+    """Words after a place preposition, left over once the areas were read, that are close to an
+    area's name ("en bretange", "en ile de frnace"): (the words, the area), the longest first.
+    A common word never starts one, and a single word has at least four letters."""
     common = FR_WORDS | EN_WORDS
     for m in _LOWER_PLACE_RE.finditer(masked):
-        for word in (m.group(1), m.group(1).split()[0]):
-            if word.split()[0] in common or word in COMMUNE_WORDS:
+        words = m.group(1).split()
+        for n in range(len(words), 0, -1):
+            phrase = " ".join(words[:n])
+            if words[0] in common or words[0] in COMMUNE_WORDS or len(phrase) < 4:
                 continue
-            area = close_area(word, None)
+            area = close_area(phrase, None)
             if area is not None:
-                return word, area
+                return phrase, area
     return None
