@@ -748,3 +748,18 @@ def _unknown(
     return unknown_error(
         query, kind, [a.label for a in close], _HINTS[kind], [describe(a) for a in close]
     )
+
+
+# -- Public views of the tables above (for the chat planner: one home for these facts) -----------
+
+
+def cities() -> dict[str, tuple[str, str]]:
+    """Large cities that are no area of the data, by folded name: (name, department code)."""
+    return dict(_CITIES)
+
+
+def former_regions() -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    """Former regions (before 2016) whose name is in no current region's, by folded name:
+    (name, current region code, department codes). The others (Auvergne, Aquitaine…) resolve to
+    the current region that contains their name, with a note from :func:`resolution_notes`."""
+    return dict(_FORMER_REGIONS)
