@@ -339,6 +339,12 @@ def _by_code(code: str, raw: str, names: CommuneNames | None,
             notes.append(f"{code} is in the communal file but not in the commune referential "
                          f"({names.source}): its name is unknown here.")
         return Resolved(commune, tuple(notes))
+    if (commune.kind == "former" and names is not None and code in names.by_postal
+            and not (known and code in known)):  # 75015: a postal code, not a 1960s code
+        try:
+            return _by_postal(code, raw, names, known)
+        except LookupFailed:  # several communes share the postal code: the former code it is
+            pass
     if commune.kind == "former":
         parent = names.by_code.get(commune.parent or "") if names is not None else None
         if in_file:
