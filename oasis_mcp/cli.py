@@ -92,9 +92,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _data_info(args: argparse.Namespace) -> int:
-    from oasis_mcp.data.dataset import load_dataset
-
     from oasis_mcp.data.communes import add_commune_level
+    from oasis_mcp.data.dataset import load_dataset
 
     dataset = load_dataset(args.data_dir, edition=args.edition)
     info = add_commune_level(dataset.info(), args.data_dir, dataset.last_year)

@@ -419,8 +419,8 @@ def find_areas(idx: DataIndex, level: CommuneLevel | None, query: str, limit: in
     matches: list[AreaMatch] = []
     for lvl in ("region", "department"):
         for a in geography.areas(lvl):  # type: ignore[arg-type]
-            names = [_key(a.name), _key(a.name_en or "")]
-            if key in (a.code.lower(), *names) or any(n.startswith(key) for n in names if n):
+            keys = [_key(a.name), _key(a.name_en or "")]
+            if key in (a.code.lower(), *keys) or any(n.startswith(key) for n in keys if n):
                 matches.append(AreaMatch(code=a.code, name=a.name, level=a.level,
                                          in_data=(a.level, a.code) in idx.area_refs))
     warnings: list[str] = []

@@ -77,7 +77,7 @@ def test_both_layouts_parse_and_keep_withheld_apart(which: str, request: Any) ->
     table = parse_commune_file(gen.path)
     assert table.layout == which
     assert table.geography_year == (2025 if which == "current" else 2024)
-    assert 2000 < table.first_year and table.last_year == int(gen.frame["year"].max())
+    assert table.first_year > 2000 and table.last_year == int(gen.frame["year"].max())
     frame = gen.frame
     assert len(table.codes) == frame["code"].nunique() > 300
     # every generated row is where it should be, withheld ones as WITHHELD (never 0)
@@ -144,7 +144,7 @@ def test_published_row_without_count_is_an_error(current: Generated, tmp_path: P
         return ls
 
     bad = _rewrite(current.path, tmp_path / "donnee-comm-na.csv", edit)
-    with pytest.raises(DataFileError, match="published .* has no count"):
+    with pytest.raises(DataFileError, match=r"published .* has no count"):
         parse_commune_file(bad)
 
 
@@ -254,7 +254,7 @@ def test_merged_commune_uses_the_file_geography(names: commune_names.CommuneName
 def test_codes_work_without_the_referential() -> None:
     found = resolve_commune("33063", None, {"33063"})
     assert found.commune.code == "33063" and "unavailable" in found.notes[0]
-    with pytest.raises(UnknownNameError, match="communes.json"):
+    with pytest.raises(UnknownNameError, match=r"communes\.json"):
         resolve_commune("Bordeaux", None, {"33063"})
 
 

@@ -167,8 +167,8 @@ def parse_referential(entries: object, source: str) -> CommuneNames:
                 former_by_name.setdefault(key, []).append(commune.code)
             continue
         by_name.setdefault(key, []).append(commune.code)
-        for postal in commune.postal_codes:
-            by_postal.setdefault(postal, []).append(commune.code)
+        for postal_code in commune.postal_codes:
+            by_postal.setdefault(postal_code, []).append(commune.code)
     return CommuneNames(by_code, by_name, former_by_name, by_postal, source)
 
 

@@ -13,6 +13,7 @@ are listed and can be asked for, but never added to their commune).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from functools import cached_property
@@ -120,8 +121,8 @@ _cache: dict[tuple[object, ...], CommuneLevel] = {}
 _lock = threading.Lock()
 
 
-def commune_level(data_dir: str | Path | None = None, data_year: int | None = None
-                  ) -> CommuneLevel:
+def commune_level(data_dir: str | os.PathLike[str] | None = None,
+                  data_year: int | None = None) -> CommuneLevel:
     """The commune level of the data directory, loaded once (raises :class:`CommuneDataMissing`
     when there is no communal file, :class:`DataFileError` when it is invalid)."""
     directory = config.data_dir(data_dir)
@@ -162,7 +163,7 @@ def commune_file_info(directory: Path) -> dict[str, object] | None:
     }
 
 
-def add_commune_level(info: dict[str, object], data_dir: str | Path | None,
+def add_commune_level(info: dict[str, object], data_dir: str | os.PathLike[str] | None,
                       data_year: int | None) -> dict[str, object]:
     """``data info``: the edition's info with a ``commune`` level when a communal file is there
     (read and validated: an invalid file is reported, not hidden), else how to get one."""
