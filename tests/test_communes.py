@@ -434,3 +434,24 @@ def test_every_tool_at_commune_level_over_stdio(current: Generated) -> None:
     assert not fc.is_error or "department" in fc.content[0].text
     assert _json(found)["matches"][0]["code"] == "2B033"
     json.dumps([r.structured_content for r in results])
+
+
+def test_commune_resource_is_picked_from_the_dataset_listing() -> None:
+    from oasis_mcp.data.commune_file import commune_resource
+
+    base = "https://static.data.gouv.fr/resources/x/2026/"
+    payload = {"resources": [
+        {"url": base + "donnee-dep-data.gouv-2025-geographie2025-produit-le2026-01-22.csv",
+         "format": "csv"},
+        {"url": base + "donnee-comm-data.gouv-parquet-2025-geographie2026-produit-le2026-06-25"
+         ".parquet", "format": "parquet"},
+        {"url": base + "donnee-comm-data.gouv-2024-geographie2025-produit-le2025-06-04.csv.gz",
+         "format": "csv.gz"},
+        {"url": base + "donnee-comm-data.gouv-2025-geographie2025-produit-le2026-01-22.csv.gz",
+         "format": "csv.gz", "filesize": 41_000_000},
+    ]}
+    found = commune_resource(payload)
+    assert found is not None and found.data_year == 2025 and found.filesize == 41_000_000
+    assert found.name.endswith("produit-le2026-01-22.csv.gz")
+    assert commune_resource({"resources": payload["resources"][:2]}) is None
+    assert commune_resource("nonsense") is None

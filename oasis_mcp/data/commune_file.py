@@ -472,3 +472,43 @@ def department_of(code: str) -> str:
 def departments_of(codes: Iterable[str]) -> np.ndarray:
     arr = np.asarray(list(codes), dtype=str)
     return np.where(np.char.startswith(arr, "97"), arr.astype("<U3"), arr.astype("<U2"))
+
+
+@dataclass(frozen=True)
+class CommuneResource:
+    """The communal CSV resource of the dataset, as listed by the data.gouv.fr API."""
+
+    url: str
+    name: str
+    data_year: int
+    geography_year: int
+    filesize: int | None
+
+
+def commune_resource(payload: object) -> CommuneResource | None:
+    """The newest communal CSV (``.csv.gz`` or ``.csv``) resource of a data.gouv.fr dataset JSON
+    document, matched on ``donnee-comm`` in the URL's file name or the title (the Parquet twin is
+    skipped); None when there is none. For ``oasis-mcp data update``: validate the download with
+    :func:`parse_commune_file` before installing it."""
+    resources = payload.get("resources") if isinstance(payload, dict) else None
+    found: list[CommuneResource] = []
+    for item in resources if isinstance(resources, list) else ():
+        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+            continue
+        url: str = item["url"]
+        name = url.rsplit("/", 1)[-1].split("?", 1)[0]
+        title = item.get("title") if isinstance(item.get("title"), str) else ""
+        fmt = str(item.get("format") or "").lower()
+        for candidate in (name, title):
+            match = FILE_NAME_RE.search(candidate)
+            lowered = candidate.lower()
+            if (match and not match["parquet"] and "parquet" not in fmt
+                    and lowered.endswith(CSV_SUFFIXES)):
+                size = item.get("filesize")
+                found.append(CommuneResource(
+                    url, name if name.lower().endswith(CSV_SUFFIXES) else candidate,
+                    int(match["year"]), int(match["geo"]),
+                    size if isinstance(size, int) and size > 0 else None))
+                break
+    found.sort(key=lambda r: (r.data_year, r.geography_year, r.name), reverse=True)
+    return found[0] if found else None
