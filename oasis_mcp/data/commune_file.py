@@ -497,7 +497,7 @@ def commune_resource(payload: object) -> CommuneResource | None:
             continue
         url: str = item["url"]
         name = url.rsplit("/", 1)[-1].split("?", 1)[0]
-        title = item.get("title") if isinstance(item.get("title"), str) else ""
+        title = str(item.get("title") or "")
         fmt = str(item.get("format") or "").lower()
         for candidate in (name, title):
             match = FILE_NAME_RE.search(candidate)
