@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(not (SHARED / DEP_2025).is_file() or not (
 DEPS = ("75", "69", "13", "93", "974", "2A", "2B", "26", "11", "30", "01", "976")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def cache_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     cache = tmp_path_factory.mktemp("cache")
     old = os.environ.get("OASIS_CACHE_DIR")

@@ -157,11 +157,16 @@ def parse_referential(entries: object, source: str) -> CommuneNames:
                 former[code] = Commune(code, str(item["nom"]), dep, "former", parent)
     for code, commune in former.items():
         by_code.setdefault(code, commune)
+    all_communes = list(by_code.values())
+    return _indexed(all_communes, _keys([c.name for c in all_communes]), source)
+
+
+def _indexed(all_communes: list[Commune], keys: list[str], source: str) -> CommuneNames:
+    by_code = {c.code: c for c in all_communes}
     by_name: dict[str, list[str]] = {}
     former_by_name: dict[str, list[str]] = {}
     by_postal: dict[str, list[str]] = {}
-    all_communes = list(by_code.values())
-    for commune, key in zip(all_communes, _keys([c.name for c in all_communes]), strict=True):
+    for commune, key in zip(all_communes, keys, strict=True):
         if commune.kind == "former":
             if not commune.name.startswith("former commune"):
                 former_by_name.setdefault(key, []).append(commune.code)
@@ -187,16 +192,61 @@ def load_referential(data_dir: Path) -> CommuneNames | None:
     with _lock:
         hit = _loaded.get(key)
         if hit is None:
-            try:
-                entries = json.loads(path.read_bytes())
-            except (OSError, ValueError) as exc:
-                raise DataFileError(str(REFERENTIAL_PATH), f"cannot be read as JSON ({exc})") \
-                    from None
-            hit = parse_referential(entries, str(REFERENTIAL_PATH))
+            cache = _cache_path(key)
+            hit = _load_cache(cache)
+            if hit is None:
+                try:
+                    entries = json.loads(path.read_bytes())
+                except (OSError, ValueError) as exc:
+                    raise DataFileError(str(REFERENTIAL_PATH),
+                                        f"cannot be read as JSON ({exc})") from None
+                hit = parse_referential(entries, str(REFERENTIAL_PATH))
+                _save_cache(hit, cache)
             _loaded.clear()
             _loaded[key] = hit
             log.info("read %d commune names from %s", len(hit.by_code), path)
         return hit
+
+
+# A compact copy of the parsed referential in the user cache (JSON lists: 3 times smaller than
+# the referential and read without re-deriving the folded names).
+
+
+def _cache_path(key: tuple[str, int, int]) -> Path:
+    import hashlib
+
+    from oasis_mcp import config
+
+    digest = hashlib.sha256(f"1|{key}".encode()).hexdigest()[:24]
+    return config.cache_dir() / "communes" / f"names-{digest}.json"
+
+
+def _save_cache(names: CommuneNames, cache: Path) -> None:
+    import os
+    import tempfile
+
+    communes = list(names.by_code.values())
+    rows = [[c.code, c.name, c.department, c.kind, c.parent, " ".join(c.postal_codes),
+             c.population] for c in communes]
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"source": names.source, "rows": rows,
+                       "keys": _keys([c.name for c in communes])}, fh, ensure_ascii=False)
+        os.replace(tmp, cache)
+    except OSError as exc:
+        log.warning("could not write the commune names cache %s (%s)", cache, exc)
+
+
+def _load_cache(cache: Path) -> CommuneNames | None:
+    try:
+        data = json.loads(cache.read_bytes())
+        communes = [Commune(r[0], r[1], r[2], r[3], r[4], tuple(r[5].split()), r[6])
+                    for r in data["rows"]]
+        return _indexed(communes, data["keys"], data["source"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
