@@ -95,8 +95,8 @@ def make_commune_file(
 
     parts = []
     years = np.sort(dep["year"].unique())
-    for d, block in dep.groupby("area", sort=True):
-        members = communes[str(d)]
+    for area, block in dep.groupby("area", sort=True):
+        members = communes[str(area)]
         codes = np.array([c for c, _ in members])
         w = np.array([x for _, x in members])
         p = w / w.sum()
