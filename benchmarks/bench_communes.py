@@ -101,7 +101,11 @@ def child_build(data_dir: str) -> dict[str, Any]:
 
     start = time.perf_counter()
     level = commune_level(data_dir)
-    return {"build_s": time.perf_counter() - start, "communes": len(level.table.codes),
+    status = Path("/proc/self/status")
+    hwm = next((int(line.split()[1]) for line in status.read_text().splitlines()
+                if line.startswith("VmHWM")), 0) if status.exists() else 0
+    return {"build_s": time.perf_counter() - start, "hwm_kib": hwm,
+            "communes": len(level.table.codes),
             "indicators": len(level.table.indicators), "years": len(level.table.years),
             "cells": int(level.table.count.size)}
 
@@ -217,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({bare_read['rows']:,} rows; the floor for any pandas reader)")
         print(f"   first parse of the csv.gz      {first['build_s']:.2f} s   "
               f"({first['build_s'] / bare_read['bare_s']:.2f} × the bare read; validated, "
-              "then cached)")
+              f"then cached; peak RSS of that process {first['hwm_kib'] / 1024:.0f} MiB)")
         print(f"   later starts (.npz cache)       {min(cached):.2f} s   target ≤ "
               f"{TARGETS['build_s']} s   {verdict(min(cached) / TARGETS['build_s'], 1.0)}"
               f"   (first parse: {verdict(first['build_s'] / TARGETS['build_s'], 1.0)})")
