@@ -335,24 +335,25 @@ def _chunk(frame: pd.DataFrame, name: str, first_line: int, code_col: str,
     pop = frame[src["insee_pop"]].to_numpy()
     bad(pop < 0, "the population is negative")
     return {
-        "code": code_map[codes.cat.codes.to_numpy()], "indicator": ind_idx, "year": years,
+        "code": code_map[codes.cat.codes.to_numpy()], "indicator": ind_idx,
+        "year": years.astype(np.int16),
         "count": np.where(published, np.nan_to_num(count, nan=0.0), WITHHELD).astype(np.int32),
         "rate": np.where(published, rate, np.nan),
         "ccount": frame[src["complement_info_nombre"]].to_numpy(dtype=np.float32),
         "crate": frame[src["complement_info_taux"]].to_numpy(dtype=np.float32),
-        "pop": np.nan_to_num(pop, nan=-1).round().astype(np.int64),
+        "pop": np.nan_to_num(pop, nan=-1).round().astype(np.int32),
         "popv": np.nan_to_num(frame[src["insee_pop_millesime"]].to_numpy(), nan=0).astype(
             np.int16),
         "log": np.nan_to_num(frame[src["insee_log"]].to_numpy(), nan=-1).round().astype(
-            np.int64),
-        "line": np.arange(first_line, first_line + len(frame), dtype=np.int64),
+            np.int32),
     }
 
 
 def _assemble(name: str, sha256: str, layout: str, geography_year: int,
               chunks: list[dict[str, np.ndarray]], codes_seen: dict[str, int],
               labels_seen: dict[str, int], units_of: dict[str, str]) -> CommuneTable:
-    col = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    # Column by column, dropping each chunk's part as it is copied: memory stays near one copy.
+    col = {k: np.concatenate([c.pop(k) for c in chunks]) for k in list(chunks[0])}
     try:
         nomenclature = edition_of_labels(list(labels_seen))
     except ValueError as exc:
@@ -367,37 +368,39 @@ def _assemble(name: str, sha256: str, layout: str, geography_year: int,
     label_order = sorted(range(len(raw_labels)), key=lambda i: order.get(raw_labels[i], 99))
     label_rank = np.empty(len(raw_labels), dtype=np.int32)
     label_rank[label_order] = np.arange(len(raw_labels), dtype=np.int32)
-    years = np.unique(col["year"])
-    ci = code_rank[col["code"]]
-    ii = label_rank[col["indicator"]]
-    yi = np.searchsorted(years, col["year"])
+    years = np.unique(col["year"]).astype(np.int64)
+    ci = code_rank[col.pop("code")]
+    ii = label_rank[col.pop("indicator")]
+    yi = np.searchsorted(years, col.pop("year")).astype(np.int32)
     n_c, n_i, n_y = len(raw_codes), len(raw_labels), len(years)
     flat = (ci.astype(np.int64) * n_i + ii) * n_y + yi
-    seen = np.bincount(flat, minlength=n_c * n_i * n_y)
+    seen = np.bincount(flat, minlength=n_c * n_i * n_y).astype(np.int32)
+    absent = int((seen == 0).sum())
     if (seen > 1).any():
         cell = int(np.argmax(seen > 1))
-        lines = col["line"][flat == cell].tolist()
+        lines = (np.flatnonzero(flat == cell) + 2).tolist()
         code = raw_codes[code_order][cell // (n_i * n_y)]
         raise DataFileError(
             name, f"duplicate rows for commune {code}, indicator "
             f"'{raw_labels[label_order[(cell // n_y) % n_i]]}', year {years[cell % n_y]} "
             f"(lines {', '.join(map(str, lines[:5]))})", line=int(lines[-1]))
+    del seen
     count = np.full(n_c * n_i * n_y, ABSENT, dtype=np.int32)
-    count[flat] = col["count"]
+    count[flat] = col.pop("count")
     rate = np.full(n_c * n_i * n_y, np.nan)
-    rate[flat] = col["rate"]
+    rate[flat] = col.pop("rate")
     ccount = np.full(n_c * n_i * n_y, np.nan, dtype=np.float32)
-    ccount[flat] = col["ccount"]
+    ccount[flat] = col.pop("ccount")
     crate = np.full(n_c * n_i * n_y, np.nan, dtype=np.float32)
-    crate[flat] = col["crate"]
+    crate[flat] = col.pop("crate")
+    del flat
     cy = ci.astype(np.int64) * n_y + yi
     pop = np.full(n_c * n_y, -1, dtype=np.int64)
-    pop[cy] = col["pop"]
+    pop[cy] = col.pop("pop")
     popv = np.zeros(n_c * n_y, dtype=np.int16)
-    popv[cy] = col["popv"]
+    popv[cy] = col.pop("popv")
     dwell = np.full(n_c * n_y, -1, dtype=np.int64)
-    dwell[cy] = col["log"]
-    absent = int((seen == 0).sum())
+    dwell[cy] = col.pop("log")
     if absent:
         log.info("%s: %d commune-indicator-years have no row (shown as not in the file)",
                  name, absent)
