@@ -92,10 +92,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _data_info(args: argparse.Namespace) -> int:
+    from oasis_mcp.data.communes import add_commune_level
     from oasis_mcp.data.dataset import load_dataset
 
     dataset = load_dataset(args.data_dir, edition=args.edition)
-    info = dataset.info()
+    info = add_commune_level(dataset.info(), args.data_dir, dataset.last_year)
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0
@@ -111,6 +112,13 @@ def _data_info(args: argparse.Namespace) -> int:
             f"{level:<10}{summary['areas']:>4} areas, {summary['indicators']} indicators, "
             f"{summary['first_year']}–{summary['last_year']}"
         )
+    commune: dict[str, object] = info.get("commune") or {}  # type: ignore[assignment]
+    if not commune.get("available"):
+        print(f"commune   not available: {commune.get('error') or commune.get('how_to_get')}")
+    else:
+        print(f"commune   file {commune['file']} (geography {commune['geography_year']}): "
+              f"{commune['cells_withheld']} cells withheld by the SSMSI (small counts), "
+              f"{commune['arrondissements']} municipal arrondissements beside their communes")
     print("Indicators:")
     for ind in dataset.indicator_info:
         print(f"  {ind.slug:<32}{ind.label_fr} ({ind.unit})")
