@@ -10,23 +10,81 @@ import argparse
 import json
 import logging
 import sys
+import textwrap
 from collections.abc import Sequence
 
 from oasis_mcp import __version__
 from oasis_mcp.errors import OasisError
 
+# The environment variables each command reads (their names live in the modules that read them;
+# repeated here as text so that --help imports nothing heavy; tests/test_readme.py checks both
+# lists, this one and the README's, against the source). Name -> what it does.
+ENV_DATA = {
+    "OASIS_DATA_DIR": "directory of the SSMSI CSV files to read (default: the user cache)",
+    "OASIS_CACHE_DIR": "user cache, where `data update` installs the files "
+                       "(default ~/.cache/oasis-mcp; data in its data/ folder)",
+}
+ENV_ARTIFACTS = {
+    "OASIS_ARTIFACTS_DIR": "training artifacts to serve (default: those shipped in the package, "
+                           "or the checkout's artifacts/)",
+}
+ENV_HTTP = {
+    "OASIS_MCP_TOKEN": "HTTP only: require `Authorization: Bearer <token>` on /mcp",
+    "OASIS_MCP_ALLOWED_HOSTS": "HTTP only: extra Host header values accepted (comma-separated)",
+    "OASIS_MCP_ALLOWED_ORIGINS": "HTTP only: extra Origin values accepted (comma-separated)",
+}
+ENV_UPDATE = {
+    "OASIS_DATAGOUV_API": "data.gouv.fr API URL of the dataset (tests, mirrors)",
+    "OASIS_DATAGOUV_FALLBACK_URLS": "URLs of the files to use when the API fails "
+                                    "(separated by spaces or commas; default: the 2025 edition)",
+}
+ENVIRONMENT = {**ENV_DATA, **ENV_ARTIFACTS, **ENV_HTTP, **ENV_UPDATE}
+"""Every environment variable of ``oasis-mcp``, with what it does."""
+
+
+EPILOG_HEAD = "environment variables:"
+
+
+def env_epilog(variables: dict[str, str], extra: str = "") -> str:
+    """An epilog listing environment variables (wrapped at 79 columns), for ``--help``."""
+    width = max(len(name) for name in variables) + 4
+    lines = [EPILOG_HEAD]
+    for name, text in variables.items():
+        lines += textwrap.wrap(text, 79, initial_indent=f"  {name}".ljust(width),
+                               subsequent_indent=" " * width, break_on_hyphens=False)
+    return "\n".join(lines) + (f"\n\n{extra}" if extra else "")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual; prints epilogs (variables, examples) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith(EPILOG_HEAD):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oasis-mcp",
-        description="MCP server for French recorded-crime statistics (SSMSI, data.gouv.fr).",
+        description="MCP server for French recorded-crime statistics (SSMSI, data.gouv.fr): "
+        "history, forecasts to 2030 with intervals, comparisons. Without a command, runs "
+        "`serve` (MCP over stdio, what desktop clients expect).",
+        epilog=env_epilog(ENVIRONMENT, "`oasis-mcp COMMAND --help` describes each command."),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
-    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    serve = sub.add_parser(
+        "serve", help="run the MCP server (stdio by default)", epilog=SERVE_EPILOG,
+        description="Run the MCP server: over stdio (the default; stdout carries MCP messages "
+        "only, logs go to stderr), or over streamable HTTP at http://HOST:PORT/mcp with "
+        "GET /health.", formatter_class=HelpFormatter,
+    )
+    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                       help="stdio (default) or streamable HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     serve.add_argument(
@@ -37,16 +95,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--allowed-origin", action="append", default=None, metavar="ORIGIN",
         help="extra Origin accepted over HTTP (repeatable)",
     )
-    serve.add_argument("--data-dir", default=None, help="directory of SSMSI CSV files")
+    serve.add_argument("--data-dir", default=None,
+                       help="directory of SSMSI CSV files (overrides OASIS_DATA_DIR)")
 
-    data = sub.add_parser("data", help="inspect or update the SSMSI data files")
-    data_sub = data.add_subparsers(dest="data_command", required=True)
-    info = data_sub.add_parser("info", help="edition, files, areas, indicators and years")
+    data = sub.add_parser(
+        "data", help="inspect or update the SSMSI data files",
+        description="Inspect (`info`) or download and install (`update`) the SSMSI data files.",
+        epilog=env_epilog(ENV_DATA), formatter_class=HelpFormatter,
+    )
+    data_sub = data.add_subparsers(dest="data_command", title="subcommands", metavar="SUBCOMMAND")
+    info = data_sub.add_parser(
+        "info", help="edition, files, areas, indicators and years", epilog=env_epilog(ENV_DATA),
+        description="Show the data edition in use (the newest by default), its files with their "
+        "sha256, and per level the number of areas, indicators and years.",
+        formatter_class=HelpFormatter,
+    )
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.add_argument("--data-dir", default=None, help="directory of SSMSI CSV files")
     info.add_argument("--edition", default=None, help="an edition id or data year (default newest)")
     update = data_sub.add_parser(
-        "update", help="download the newest edition from data.gouv.fr, validate it, install it"
+        "update", help="download the newest edition from data.gouv.fr, validate it, install it",
+        description="Ask the data.gouv.fr API for the newest edition, download its departmental "
+        "and regional files, validate them, and only then install them (the previous files stay "
+        "in place when anything fails).",
+        epilog=env_epilog({**ENV_DATA, **ENV_UPDATE}),
+        formatter_class=HelpFormatter,
     )
     update.add_argument("--data-dir", default=None, help="where to install (default: the cache)")
     update.add_argument("--api-url", default=None, help="data.gouv.fr API dataset URL (tests)")
@@ -55,8 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SERVE_EPILOG = env_epilog(
+    {**ENV_DATA, **ENV_ARTIFACTS, **ENV_HTTP},
+    "examples:\n"
+    "  oasis-mcp serve                                   # stdio, for desktop clients\n"
+    "  oasis-mcp serve --transport http --port 8000      # http://127.0.0.1:8000/mcp\n"
+    "  OASIS_DATA_DIR=/path/to/csv oasis-mcp serve       # files already on disk",
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         stream=sys.stderr,
@@ -64,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command == "data":
+            if args.data_command is None:  # `oasis-mcp data` alone: say what it can do
+                _subparser(parser, "data").print_help()
+                return 2
             if args.data_command == "info":
                 return _data_info(args)
             return _data_update(args)
@@ -76,6 +162,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `oasis-mcp data info | head`
         sys.stderr.close()
         return 0
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The sub-parser of command ``name``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]  # type: ignore[no-any-return]
+    raise KeyError(name)
 
 
 def _serve(args: argparse.Namespace) -> int:
