@@ -222,7 +222,8 @@ def train_parser_options() -> set[str]:
                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)),
                          timeout=120)
     if out.returncode != 0:
-        pytest.skip(f"oasis-train --help does not run here (no [train] extra?): {out.stderr[-300:]}")
+        pytest.skip(f"oasis-train --help does not run here (no [train] extra?): "
+                    f"{out.stderr[-300:]}")
     return set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", out.stdout)) - {"--help"}
 
 
