@@ -236,6 +236,17 @@ def test_the_readme_lists_every_oasis_train_option() -> None:
 # -- environment variables -------------------------------------------------------------------
 
 
+AWAITING_MERGE = {
+    "OASIS_REFRESH_EVERY",  # branch fresh (serve --refresh-every)
+    "OASIS_MCP_STATELESS", "OASIS_MCP_MAX_SESSIONS", "OASIS_MCP_MAX_SESSIONS_PER_CLIENT",
+    "OASIS_MCP_SESSION_IDLE_TIMEOUT", "OASIS_MCP_RATE_LIMIT", "OASIS_MCP_RATE_BURST",
+    "OASIS_MCP_TRUSTED_PROXIES",  # branch http (serve limits)
+    "OASIS_UPDATE_ALLOW_HOSTS", "OASIS_UPDATE_DEADLINE", "OASIS_UPDATE_MIN_RATE",  # branch update
+}
+"""Variables documented ahead of the merge of the branches that read them (issue 14 was worked on
+beside them); once those are merged this set is redundant and can go."""
+
+
 def variables_in_source(*packages: str) -> set[str]:
     """``OASIS_*`` names the code reads (as string literals in the packages' modules)."""
     names: set[str] = set()
@@ -256,8 +267,16 @@ def test_every_variable_the_code_reads_is_in_the_readme_table() -> None:
     assert "MLFLOW_TRACKING_URI" in readme_variables()
 
 
+def test_the_readme_table_documents_only_variables_that_exist() -> None:
+    names = {n for n in readme_variables() if n.startswith("OASIS_")}
+    stale = names - variables_in_source("oasis_mcp", "oasis_app", "oasis_training") - AWAITING_MERGE
+    assert not stale, f"documented but read nowhere: {sorted(stale)}"
+
+
 def test_every_runtime_variable_is_in_oasis_mcp_help() -> None:
-    assert set(cli.ENVIRONMENT) == variables_in_source("oasis_mcp")
+    in_source = variables_in_source("oasis_mcp")
+    assert in_source <= set(cli.ENVIRONMENT), sorted(in_source - set(cli.ENVIRONMENT))
+    assert set(cli.ENVIRONMENT) <= in_source | AWAITING_MERGE
     text = " ".join(cli.build_parser().format_help().split())
     for name, what in cli.ENVIRONMENT.items():
         assert f"{name} {' '.join(what.split())}" in text

@@ -210,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"({time.perf_counter() - t0:.1f} s)")
         else:
             wheel = args.wheel.resolve()
+            print(f"[build] {wheel.name} {wheel.stat().st_size / 1e6:.2f} MB (given)")
         problems = wheel_problems(wheel)
         check(not problems, "wheel contents: " + "; ".join(problems))
         print(f"[wheel] top-level packages {sorted(OWN_PACKAGES)}; artifacts bundled = "
