@@ -313,3 +313,25 @@ def test_ci_runs_the_quickstart_test_command_verbatim() -> None:
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert test_command in ci.splitlines()
     assert "python tests/wheel_smoke.py" in ci
+
+
+@pytest.mark.parametrize("where", ["README.md", "docs/clients.md"])
+def test_every_client_configuration_is_json_and_starts_a_real_command(where: str) -> None:
+    text = (REPO / where).read_text(encoding="utf-8")
+    blocks = code_blocks(text, "json")
+    assert blocks
+    started = 0
+    for block in blocks:
+        config = json.loads(block)
+        servers = config.get("mcpServers") or config.get("servers") or {}
+        for name, server in servers.items():
+            command, args = server.get("command"), list(server.get("args", []))
+            if command == "uvx":
+                assert args[0] == "--from" and args[2] == "oasis-mcp", name
+                args = args[3:]
+            elif command != "oasis-mcp":
+                continue  # npx mcp-remote, or an HTTP server given by URL
+            assert parses(cli.build_parser(), args) is None, (name, args)
+            assert set(server.get("env", {})) <= set(cli.ENVIRONMENT), name
+            started += 1
+    assert started >= 1
