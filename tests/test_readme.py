@@ -335,3 +335,20 @@ def test_every_client_configuration_is_json_and_starts_a_real_command(where: str
             assert set(server.get("env", {})) <= set(cli.ENVIRONMENT), name
             started += 1
     assert started >= 1
+
+
+@pytest.mark.timeout(120)
+def test_data_info_as_written_gives_the_readme_data_table(edition_2025_dir: Path) -> None:
+    """`oasis-mcp data info --json --data-dir DIR` (a README command) run for real; its answer is
+    what the README's Data table says of the 2025 edition."""
+    out = subprocess.run([sys.executable, "-m", "oasis_mcp", "data", "info", "--json",
+                          "--data-dir", str(edition_2025_dir)], capture_output=True, text=True,
+                         env=data_env(), timeout=110)
+    assert out.returncode == 0, out.stderr[-2000:]
+    levels = json.loads(out.stdout)["levels"]
+    table = " ".join(section(README, "## Data", "The data files are never").split())
+    dep, reg = levels["department"], levels["region"]
+    assert (f"`department` ({dep['areas']}), `region` ({reg['areas']}), `country` (`FR` = all "
+            f"{dep['areas']} departments") in table
+    assert (f"2025 edition: {dep['indicators']} indicators, "
+            f"{dep['first_year']}–{dep['last_year']}") in table
