@@ -108,8 +108,11 @@ def make_venv(root: Path, wheel: Path) -> Path:
     venv = root / "venv"
     run([sys.executable, "-m", "venv", str(venv)])
     python = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
+    # No PYTHONPATH: a checkout on it (with the oasis_mcp.egg-info the sdist build leaves there)
+    # would make pip believe oasis-mcp is installed already, and skip it.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run([str(python), "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check",
-         str(wheel)])
+         str(wheel)], cwd=root, env=env)
     return python
 
 
