@@ -62,18 +62,21 @@ class ParsedFile:
         return int(self.frame["year"].min()), int(self.frame["year"].max())
 
 
-def read_ssmsi_file(path: str | Path, level: FileLevel | None = None) -> ParsedFile:
+def read_ssmsi_file(
+    path: str | Path, level: FileLevel | None = None, name: str | None = None
+) -> ParsedFile:
     """Read and validate one SSMSI departmental or regional CSV file.
 
     ``level`` is taken from the header when not given (a ``Code_departement`` column means the
-    departmental file).
+    departmental file). ``name`` is the file's name in messages (default: the path's).
     """
     path = Path(path)
+    name = name or path.name
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DataFileError(path.name, f"cannot be read ({exc.strerror or exc})") from None
-    return parse_ssmsi_bytes(raw, path.name, level)
+        raise DataFileError(name, f"cannot be read ({exc.strerror or exc})") from None
+    return parse_ssmsi_bytes(raw, name, level)
 
 
 def parse_ssmsi_bytes(raw: bytes, name: str, level: FileLevel | None = None) -> ParsedFile:
