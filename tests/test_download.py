@@ -879,7 +879,7 @@ def test_cli_data_update_failure(
     server: FakeDataGouv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     api = offer(server, {DEP_2025: None})
-    assert main(["data", "update", "--data-dir", str(tmp_path), "--api-url", api]) == 1
+    assert main(["data", "update", "--data-dir", str(tmp_path), "--api-url", api]) == 69
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "oasis-mcp: Download of" in captured.err and "HTTP 404" in captured.err

@@ -49,6 +49,9 @@ DEFAULT_FALLBACK_URLS: tuple[str, ...] = (
 )
 
 
+_ODD_CHARACTER = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+
 class ApiError(Exception):
     """The API could not be used (unreachable, HTTP error, not JSON, no usable resource)."""
 
@@ -181,7 +184,12 @@ def _resource(item: object) -> Resource | None:
     fmt = item.get("format")
     if isinstance(fmt, str) and fmt.strip().lower() not in ("", "csv"):
         return None
-    file = parse_file_name(file_name_from_url(url))
+    from_url = file_name_from_url(url)
+    if _ODD_CHARACTER.search(from_url):  # e.g. "…csv%0A": never taken, not even by its title
+        log.warning("ignoring the resource %r: its file name has a control or space character",
+                    url)
+        return None
+    file = parse_file_name(from_url)
     title = item.get("title")
     if file is None and isinstance(title, str):
         file = parse_file_name(title.strip())

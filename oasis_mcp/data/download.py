@@ -257,6 +257,12 @@ def update(
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _dir_error(exc, target, "create the data directory") from None
+    if _read_only(target):
+        raise DataDirError(
+            f"The data directory {target} is on a read-only file system. Fix: remount it "
+            f"read-write, or choose another directory with --data-dir or {config.DATA_DIR_ENV}. "
+            "Nothing was changed."
+        )
     if not os.access(target, os.W_OK):
         raise DataDirError(
             f"The data directory {target} is not writable by this account. Fix: run the update "
@@ -317,6 +323,13 @@ def _run_update(
             force=force,
             keep_previous=keep_previous,
         ).run()
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
 
 
 def _remove_created_directory(target: Path) -> None:
@@ -430,6 +443,8 @@ class _Updater:
         self._check_one_edition(offer, dep_parsed, reg_parsed)
 
         downloads = [d for d in (region, department) if d is not None]
+        if not all(self._same_as_installed(d) for d in downloads):
+            self._check_plausible(offer, dep_parsed, reg_parsed, on_disk)
         unchanged = {d.resource.name for d in downloads if self._same_as_installed(d)}
         files = self._describe_files(downloads, unchanged, kept_region)
         regions: Literal["official", "aggregated"] = (
@@ -441,7 +456,6 @@ class _Updater:
             return self._result("up-to-date", offer, source, source_url, files, regions,
                                 manifest=manifest_path(self.target))
 
-        self._check_plausible(offer, dep_parsed, reg_parsed, on_disk)
         to_install = [d for d in downloads if d.resource.name not in unchanged]
         if not to_install:
             self.notes.append("the files were already in place; recorded them in manifest.json")
@@ -873,15 +887,20 @@ def _update_lock(directory: Path, timeout: float) -> Iterator[None]:
     """An exclusive lock on ``directory/.oasis-update.lock`` (the file is left in place: removing
     it would let a third process lock a new file while a second one holds the old)."""
     path = directory / LOCK_NAME
-    try:
-        handle = open(path, "a+b")  # noqa: SIM115 - held for the whole update
-    except PermissionError:
-        try:  # exists but not writable (made by another account): a read-only handle locks too
-            handle = open(path, "rb")  # noqa: SIM115
+    # The lock is taken on a read-only handle: it works when the file was made by another account
+    # and is not writable, and the update holds no file open for writing between its steps.
+    if not path.exists():
+        try:
+            path.touch()
+            os.chmod(path, public_mode())
+        except FileExistsError:
+            pass
         except OSError as exc:
-            raise _dir_error(exc, directory, "open the lock file of") from None
+            raise _dir_error(exc, directory, "create the lock file of") from None
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - held for the whole update
     except OSError as exc:
-        raise _dir_error(exc, directory, "create the lock file of") from None
+        raise _dir_error(exc, directory, "open the lock file of") from None
     deadline = time.monotonic() + max(timeout, 0.0)
     try:
         if not _try_lock(handle):

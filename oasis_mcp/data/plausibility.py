@@ -104,8 +104,9 @@ def _zeros(parsed: ParsedFile, previous: ParsedFile | None) -> list[Problem]:
     zero = both[(both["sum_new"] == 0) & (both["sum_old"] > 0)]
     if zero.empty:
         return []
-    shown = [f"{area} '{ind}' (previously up to {int(row['max_old']):,})"
-             for (area, ind), row in zero.head(_SHOWN).iterrows()]
+    head = zero.head(_SHOWN)
+    shown = [f"{key[0]} '{key[1]}' (previously up to {int(peak):,})"
+             for key, peak in zip(head.index.tolist(), head["max_old"].tolist(), strict=True)]
     more = f" and {len(zero) - _SHOWN} more" if len(zero) > _SHOWN else ""
     return [Problem("zero series", parsed.name, (
         f"{len(zero)} series are entirely 0 where the previous edition ({previous.name}) had "
@@ -117,9 +118,11 @@ def _range(parsed: ParsedFile, previous: ParsedFile | None) -> list[Problem]:
     counts = frame["count"].to_numpy()
     over_pop = counts > frame["population"].to_numpy()
     if over_pop.any():
-        rows = frame[over_pop]
-        shown = [f"{r.area} {r.year} '{r.indicator}' = {int(r.count):,} (population "
-                 f"{int(r.population):,})" for r in rows.head(_SHOWN).itertuples()]
+        rows = frame[over_pop].head(_SHOWN)
+        shown = [f"{area} {year} '{ind}' = {count:,} (population {pop:,})"
+                 for area, year, ind, count, pop in zip(
+                     rows["area"].tolist(), rows["year"].tolist(), rows["indicator"].tolist(),
+                     rows["count"].tolist(), rows["population"].tolist(), strict=True)]
         found.append(Problem("range", parsed.name, (
             f"{int(over_pop.sum())} counts exceed the area's population: {', '.join(shown)}")))
     if previous is None:
@@ -130,11 +133,13 @@ def _range(parsed: ParsedFile, previous: ParsedFile | None) -> list[Problem]:
     limit = np.maximum(limit, RANGE_FLOOR) * RANGE_FACTOR
     beyond = counts > np.nan_to_num(limit, nan=np.inf)
     if beyond.any():
-        rows = frame[beyond]
+        rows = frame[beyond].head(_SHOWN)
+        peaks = old_max.reindex(pd.MultiIndex.from_arrays([rows["area"], rows["indicator"]]))
         shown = [
-            f"{r.area} {r.year} '{r.indicator}' = {int(r.count):,} (previous maximum "
-            f"{int(old_max[(r.area, r.indicator)]):,})"
-            for r in rows.head(_SHOWN).itertuples()
+            f"{area} {year} '{ind}' = {count:,} (previous maximum {int(peak):,})"
+            for area, year, ind, count, peak in zip(
+                rows["area"].tolist(), rows["year"].tolist(), rows["indicator"].tolist(),
+                rows["count"].tolist(), peaks.tolist(), strict=True)
         ]
         found.append(Problem("range", parsed.name, (
             f"{int(beyond.sum())} counts are more than {RANGE_FACTOR}× the largest count of the "
