@@ -132,7 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _data_info(args: argparse.Namespace) -> int:
     from oasis_mcp.data.dataset import available_editions, load_dataset
-    from oasis_mcp.data.download import update_status
+    from oasis_mcp.data.update_state import update_status
 
     status = update_status(args.data_dir)
     if status:

@@ -744,8 +744,10 @@ def test_ctrl_c_says_so_and_keeps_the_last_edition(
 
 def test_kill_during_download_then_info_server_and_update(
     server: FakeDataGouv, scripted: Scripted, tmp_path: Path,
-    capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
+    from oasis_mcp.serve import _describe_data_dir
+
     previous = synthetic_edition(2023)
     before = installed(server, tmp_path, previous)
     new = synthetic_edition(2024, seed=3)
@@ -763,6 +765,9 @@ def test_kill_during_download_then_info_server_and_update(
     info = capsys.readouterr()
     assert "was interrupted" in info.err and previous.edition_id in info.out
     assert load_dataset(tmp_path).edition.id == previous.edition_id  # what the server serves
+    with caplog.at_level("WARNING"):
+        _describe_data_dir(str(tmp_path))  # the server's start-up line about its data
+    assert "was interrupted before it finished" in caplog.text
     assert {k: v for k, v in snapshot(tmp_path).items() if not k.startswith(".oasis-tmp-")} \
         == before
 

@@ -44,7 +44,6 @@ import hashlib
 import logging
 import os
 import ssl
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -52,7 +51,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -88,11 +87,13 @@ from oasis_mcp.data.transfer import (
     min_rate_from,
     stream,
 )
+from oasis_mcp.data.update_state import LOCK_NAME, update_in_progress, update_status
+from oasis_mcp.data.update_state import try_lock as _try_lock
+from oasis_mcp.data.update_state import unlock as _unlock
 from oasis_mcp.errors import DataFileError, DownloadError
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = ".oasis-update.lock"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_LOCK_TIMEOUT = 30.0
 #: Older editions kept beside the current one (their files stay listed in the manifest).
@@ -926,68 +927,6 @@ def _update_lock(directory: Path, timeout: float) -> Iterator[None]:
         handle.close()
 
 
-def update_in_progress(directory: Path) -> bool:
-    """Whether an update holds the lock of ``directory`` now."""
-    try:
-        handle = open(directory / LOCK_NAME, "rb")  # noqa: SIM115
-    except OSError:
-        return False
-    try:
-        if _try_lock(handle):
-            _unlock(handle)
-            return False
-        return True
-    finally:
-        handle.close()
-
-
-def update_status(data_dir: str | os.PathLike[str] | None = None) -> str | None:
-    """A sentence about the last update when it did not end well (interrupted, failed, running),
-    for ``data info`` and the server; None when it ended well or there was none."""
-    directory = config.data_dir(data_dir)
-    state = read_state(directory)
-    if state is None or state.state == "ok":
-        return None
-    if state.state == "running":
-        if update_in_progress(directory):
-            return (f"An update of {directory} is running (started {state.started_at}, pid "
-                    f"{state.pid}); the files shown are the last good edition until it ends.")
-        return (f"The update started {state.started_at} (pid {state.pid}) was interrupted before "
-                "it finished (killed?); the last good edition is kept and served. Run "
-                "`oasis-mcp data update` again.")
-    return (f"The last update ({state.finished_at or state.started_at}) failed; the last good "
-            f"edition is kept and served. {state.message}")
-
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _try_lock(handle: IO[bytes]) -> bool:
-        try:
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-    def _unlock(handle: IO[bytes]) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _try_lock(handle: IO[bytes]) -> bool:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def _unlock(handle: IO[bytes]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 @functools.lru_cache(maxsize=1)
 def _ssl_context() -> ssl.SSLContext:
     """httpx's default TLS context (certifi, SSL_CERT_FILE…), built once per process: building
@@ -1029,5 +968,6 @@ __all__ = [
     "UpdatedFile",
     "installed_manifest",
     "update",
+    "update_in_progress",
     "update_status",
 ]
