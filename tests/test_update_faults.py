@@ -858,3 +858,25 @@ def test_lock_held_too_long_is_refused_clearly(server: FakeDataGouv, tmp_path: P
             update(data_dir=tmp_path, api_url=server.api_url, timeout=5, lock_timeout=0.2)
         download._unlock(handle)
     assert info.value.exit_code == download.EXIT_TRY_LATER
+
+
+def test_progress_line_on_a_terminal_only(
+    scripted: Scripted, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import httpx
+
+    from oasis_mcp.data.transfer import Deadline, Limits, stream
+
+    scripted.routes["/f"] = drip(b"x" * 12, every=0.1)
+    got = bytearray()
+    with httpx.Client() as client:
+        for progress in (True, None):  # None: only when stderr is a terminal (not under pytest)
+            got.clear()
+            size = stream(client, f"{scripted.base}/f", got.extend, what="f.csv", max_bytes=100,
+                          limits=Limits(Deadline.start(30), 0, 30, 5, progress))
+            assert size == 12 and bytes(got) == b"x" * 12
+            err = capsys.readouterr().err
+            if progress:
+                assert "\r  f.csv: " in err and " of 12 B (" in err and "B/s, ETA " in err
+            else:
+                assert err == ""
