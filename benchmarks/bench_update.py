@@ -108,6 +108,38 @@ _API = _HWM + textwrap.dedent("""
 """)
 
 
+_UPDATE = _HWM + textwrap.dedent("""
+    import os, sys, threading, time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from pathlib import Path
+    from oasis_mcp.data import download
+    src, target = Path(sys.argv[1]), sys.argv[2]
+    name = src.name
+    files = {'/' + name: src}
+    class H(BaseHTTPRequestHandler):
+        protocol_version = 'HTTP/1.1'
+        def do_GET(self):
+            if self.path == '/api/':
+                body = ('{"resources": [{"url": "http://127.0.0.1:%d/%s", "format": "csv"}]}'
+                        % (srv.server_address[1], name)).encode()
+                self.send_response(200); self.send_header('Content-Length', str(len(body)))
+                self.end_headers(); self.wfile.write(body); return
+            data = files[self.path].read_bytes()
+            self.send_response(200); self.send_header('Content-Length', str(len(data)))
+            self.end_headers(); self.wfile.write(data)
+        def log_message(self, *a): pass
+    srv = ThreadingHTTPServer(('127.0.0.1', 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    import oasis_mcp.data.dataset, oasis_mcp.data.plausibility, oasis_mcp.data.geography
+    base = _rss()
+    t = time.perf_counter()
+    result = download.update(target, f'http://127.0.0.1:{srv.server_address[1]}/api/', 30,
+                             fallback_urls=[], allow_hosts=['127.0.0.1'], progress=False)
+    dt = time.perf_counter() - t
+    print(base, _hwm(), src.stat().st_size, result.status, result.edition, f'{dt:.1f}s')
+""")
+
+
 def departmental_file(path: Path, years: range) -> None:
     sys.path.insert(0, str(REPO))
     from oasis_mcp.data.geography import areas
@@ -167,6 +199,18 @@ def main() -> None:
         big = d / "dep-2000-2100.csv"
         departmental_file(big, range(2000, 2101))
         report("load a departmental file, 2000-2100 (largest valid)", run(_LOAD, str(big)))
+        # `data update` end to end: download, validate, check against the installed edition
+        # (so two files are parsed), install. First the real-size grid, then the largest one
+        # over it.
+        dest = d / "data"
+        first = d / "donnee-dep-data.gouv-2025-geographie2025-produit-le2026-01-22.csv"
+        departmental_file(first, range(2016, 2026))
+        report("data update, real-size departmental file (first install)",
+               run(_UPDATE, str(first), str(dest)))
+        second = d / "donnee-dep-data.gouv-2100-geographie2025-produit-le2101-01-22.csv"
+        os.replace(big, second)
+        report("data update, 2000-2100 file over the installed one",
+               run(_UPDATE, str(second), str(dest)))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ import hashlib
 import logging
 import os
 import ssl
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -898,8 +899,8 @@ def _update_lock(directory: Path, timeout: float) -> Iterator[None]:
             pass
         except OSError as exc:
             raise _dir_error(exc, directory, "create the lock file of") from None
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - held for the whole update
+    try:  # (Windows' msvcrt.locking wants a writable handle)
+        handle = open(path, "a+b" if sys.platform == "win32" else "rb")  # noqa: SIM115
     except OSError as exc:
         raise _dir_error(exc, directory, "open the lock file of") from None
     deadline = time.monotonic() + max(timeout, 0.0)
