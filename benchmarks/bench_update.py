@@ -47,7 +47,8 @@ _DOWNLOAD = _HWM + textwrap.dedent("""
     class H(BaseHTTPRequestHandler):
         protocol_version = 'HTTP/1.1'
         def do_GET(self):
-            self.send_response(200); self.send_header('Content-Length', str(size)); self.end_headers()
+            self.send_response(200); self.send_header('Content-Length', str(size))
+            self.end_headers()
             sent = 0
             while sent < size:
                 n = min(len(block), size - sent); self.wfile.write(block[:n]); sent += n
@@ -57,7 +58,8 @@ _DOWNLOAD = _HWM + textwrap.dedent("""
     from oasis_mcp.data.datagouv import Resource
     from oasis_mcp.data.editions import parse_file_name
     name = 'donnee-dep-data.gouv-2025-geographie2025-produit-le2026-01-22.csv'
-    res = Resource(url=f'http://127.0.0.1:{srv.server_address[1]}/{name}', file=parse_file_name(name))
+    url = f'http://127.0.0.1:{srv.server_address[1]}/{name}'
+    res = Resource(url=url, file=parse_file_name(name))
     client = httpx.Client(timeout=30)
     limits = transfer.Limits(transfer.Deadline.start(300), 0, 30, 30, False)
     up = download._Updater(target, client, '', (), size + 1, limits)

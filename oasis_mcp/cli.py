@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 
 from oasis_mcp import __version__
@@ -90,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic()  # `data update --deadline` counts from here, imports included
     args = build_parser().parse_args(argv)
+    args.started = started
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         stream=sys.stderr,
@@ -174,7 +177,7 @@ def _data_update(args: argparse.Namespace) -> int:
 
     result = update(data_dir=args.data_dir, api_url=args.api_url, timeout=args.timeout,
                     deadline=args.deadline, min_rate=args.min_rate, allow_hosts=args.allow_host,
-                    force=args.force, keep_previous=args.keep)
+                    force=args.force, keep_previous=args.keep, started=args.started)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -233,6 +233,7 @@ def update(
     force: bool = False,
     keep_previous: int = DEFAULT_KEEP_PREVIOUS,
     progress: bool | None = None,
+    started: float | None = None,
 ) -> UpdateResult:
     """Download, validate and install the newest edition into ``config.data_dir(data_dir)``.
 
@@ -245,11 +246,14 @@ def update(
     ``max_bytes`` overrides every file's size cap. ``force`` installs an edition that fails the
     plausibility checks (the result's notes say which). Raises :class:`DownloadError` (its
     ``exit_code`` says what kind of failure); on failure the previous files and manifest are
-    untouched.
+    untouched. ``started`` (a ``time.monotonic()`` value, default now) is when the deadline's
+    clock started: the CLI passes its own start, so that the deadline bounds the whole command.
     """
     target = config.data_dir(data_dir)
     try:
-        limits = Limits(Deadline.start(deadline_from(deadline)), min_rate_from(min_rate),
+        seconds = deadline_from(deadline)
+        start = time.monotonic() if started is None else started
+        limits = Limits(Deadline(seconds, start + seconds), min_rate_from(min_rate),
                         rate_window, timeout, progress)
     except ValueError as exc:
         raise DownloadError(str(exc)) from None
@@ -274,26 +278,26 @@ def update(
     installed = False
     try:
         with _update_lock(target, lock_timeout):
-            started = _utc_now()
-            write_state(target, UpdateState("running", started_at=started, pid=os.getpid()))
+            began = _utc_now()
+            write_state(target, UpdateState("running", started_at=began, pid=os.getpid()))
             try:
                 result = _run_update(target, api_url, fallback_urls, limits, policy, max_bytes,
                                      force, keep_previous)
             except KeyboardInterrupt:
-                write_state(target, UpdateState("failed", started, _utc_now(), os.getpid(),
+                write_state(target, UpdateState("failed", began, _utc_now(), os.getpid(),
                                                 "interrupted (Ctrl-C)"))
                 raise
             except DownloadError as exc:
-                write_state(target, UpdateState("failed", started, _utc_now(), os.getpid(),
+                write_state(target, UpdateState("failed", began, _utc_now(), os.getpid(),
                                                 str(exc)))
                 raise
             except OSError as exc:
                 error = _dir_error(exc, target, "update the files in")
-                write_state(target, UpdateState("failed", started, _utc_now(), os.getpid(),
+                write_state(target, UpdateState("failed", began, _utc_now(), os.getpid(),
                                                 str(error)))
                 raise error from None
             installed = True
-            write_state(target, UpdateState("ok", started, _utc_now(), os.getpid(),
+            write_state(target, UpdateState("ok", began, _utc_now(), os.getpid(),
                                             result.summary().split("\n", 1)[0]))
             return result
     except OSError as exc:
