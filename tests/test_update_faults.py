@@ -206,6 +206,8 @@ def test_dripping_server_fails_within_the_deadline_and_keeps_the_last_edition(
     elapsed = time.monotonic() - start
 
     line = one_error_line(capsys.readouterr().err)
+    with capsys.disabled():
+        print(f"\ndrip at 1 byte/s, --deadline 10s: exit {code} after {elapsed:.1f} s")
     assert code == download.EXIT_TRY_LATER
     assert elapsed < 12, elapsed
     assert "too slow" in line and new.dep_name in line and "10 s deadline" in line
