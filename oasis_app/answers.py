@@ -205,6 +205,11 @@ _CAVEATS: list[tuple[str, str | None]] = [
     ("Counted when recorded; many victims report years after",
      "Les faits sont comptés à leur enregistrement : beaucoup de victimes portent plainte des "
      "années après."),
+    ("Commune figures: small counts are withheld by the SSMSI",
+     "Chiffres communaux : le SSMSI ne publie pas les petits nombres (valeurs masquées, jamais "
+     "0) ; un 0 publié est un vrai 0. Les faits sont comptés là où ils ont été enregistrés, ce "
+     "qui pour certaines infractions (escroqueries, stupéfiants) n'est pas là où ils ont eu lieu "
+     "; les taux des petites communes varient beaucoup."),
     ("Covers rapes and other sexual offences",
      "Couvre les viols et les autres infractions sexuelles, pas seulement les viols."),
     ("Depends on victims filing complaints; online reporting channels",
@@ -232,6 +237,16 @@ _CAVEATS: list[tuple[str, str | None]] = [
     ("Forecasts extrapolate recorded crime", None),
     ("FR = all 101 departments", None),
 ]
+
+
+def _reference_name(reference: dict[str, Any], data: dict[str, Any]) -> str | None:
+    """The area a ranking's reference value is for, when it is not France (the department or
+    region whose communes are ranked): its name, else None."""
+    code = str(reference.get("code", ""))
+    if code in ("", "FR", "FM") and not (data.get("within") or {}).get("code"):
+        return None
+    name = reference.get("name")
+    return str(name) if name and code not in ("FR", "FM") else None
 
 
 def caveat(text: str, lang: str) -> str | None:
@@ -539,8 +554,9 @@ def _ranking(
     national = data.get("national") or {}
     if national.get("value") is not None:
         national_value = num(national["value"], lang, digits)
-        text += say(lang, f" France entière : {national_value}.",
-                    f" France as a whole: {national_value}.")
+        reference = _reference_name(national, data)
+        text += say(lang, f" {reference or 'France entière'} : {national_value}.",
+                    f" {reference or 'France as a whole'}: {national_value}.")
     other = rows[-1] if plan.extremum == "max" else rows[0]
     other_value = num(other["value"], lang, digits)
     text += say(lang, f" À l'autre bout : {other['name']} ({other_value}).",
