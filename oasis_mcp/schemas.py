@@ -97,6 +97,11 @@ class AreaList(_Model):
     count: int
     areas: Annotated[list[AreaInfo], inline(list[AreaInfo])]
     edition: str = Field(description="Data edition the populations come from")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="About the data: an older edition read on request, or a newer edition that "
+        "could not be loaded",
+    )
 
 
 # --- list_indicators -------------------------------------------------------------------------
@@ -114,6 +119,16 @@ class IndicatorCatalog(_Model):
     last_year: int
     indicators: Annotated[list[IndicatorInfo], inline(list[IndicatorInfo])]
     caveats: list[str] = Field(description="Caveats that apply to every indicator")
+    editions_available: list[str] = Field(
+        default_factory=list,
+        description="Editions installed on the server, newest first: the values the tools' "
+        "edition argument accepts (as ids, or their data years)",
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="About the data: an older edition read on request, or a newer edition that "
+        "could not be loaded",
+    )
 
 
 # --- get_history -----------------------------------------------------------------------------
