@@ -216,10 +216,10 @@ class DataState:
         """Check the directory now (whatever the interval); with ``wait``, until any reload ends."""
         if self._current is None:
             try:
-                return self._first_load()
+                self._first_load()
             except OasisError:
                 return None
-        self._check(force=True)
+        self._check(force=True)  # also after a first load that raced with an install
         if wait:
             self.wait_reloaded(timeout)
         return self._current
@@ -230,9 +230,9 @@ class DataState:
             return self._state.wait_for(lambda: not self._reloading, timeout=timeout)
 
     def _signature_now(self, directory: Path) -> tuple[object, ...]:
+        """What the cheap check compares: the directory, its manifest, the served files."""
         snap = self._current
-        files = tuple(_stat(p) for p in snap.paths) if snap is not None else ()
-        return (str(directory), _stat(directory), _stat(directory / MANIFEST_NAME), files)
+        return (*_head(directory), snap.key[1:] if snap is not None else None)
 
     def _check(self, force: bool) -> None:
         now = time.monotonic()
@@ -246,10 +246,7 @@ class DataState:
             if signature == self._signature:
                 return
             self._signature = signature
-        self._start_reload()
-
-    def _start_reload(self) -> None:
-        with self._state:
+            # Flagged in the same step, so that a waiter never misses the reload.
             if self._reloading:
                 self._again = True
                 return
@@ -257,26 +254,24 @@ class DataState:
         threading.Thread(target=self._reload_loop, name="oasis-data-reload", daemon=True).start()
 
     def _reload_loop(self) -> None:
-        try:
-            while True:
-                try:
-                    self._reload()
-                except Exception:  # never let the thread die with the flag set
-                    log.exception("reloading the data failed")
-                with self._state:
-                    if not self._again:
-                        return
-                    self._again = False
-        finally:
-            with self._state:
-                self._reloading = False
-                self._state.notify_all()
+        while True:
+            try:
+                self._reload()
+            except Exception:  # never let the thread die with the flag set
+                log.exception("reloading the data failed")
+            with self._state:  # one step: a check flagging "again" now is never lost
+                if not self._again:
+                    self._reloading = False
+                    self._state.notify_all()
+                    return
+                self._again = False
 
     def _reload(self) -> None:
         """Serve the edition the directory now calls for, if it is not the one served."""
         current = self._current
         assert current is not None
         directory = config.data_dir(self.data_dir)
+        head = _head(directory)  # before reading: a change from now on is seen by the next check
         editions = discover_editions(directory)
         if not editions:
             self._problem = (
@@ -313,7 +308,7 @@ class DataState:
             )
             log.warning("%s", self._problem)
             return
-        self._swap(snap, previous=current)
+        self._swap(snap, previous=current, head=head)
 
     def _forget_gone_editions(self, editions: list[Edition]) -> None:
         """Drop older editions whose files were removed or rewritten since they were loaded."""
@@ -334,14 +329,14 @@ class DataState:
                 return False
         return False
 
-    def _swap(self, snap: Snapshot, previous: Snapshot | None) -> None:
+    def _swap(self, snap: Snapshot, previous: Snapshot | None, head: tuple[object, ...]) -> None:
         with self._state:
             self._current = snap
             self._problem = None
             self._failed = None
             self._older.pop(snap.id, None)
-            # The signature now includes the new files.
-            self._signature = self._signature_now(config.data_dir(self.data_dir))
+            if self._signature is not None:  # None: files changed while loading, look again
+                self._signature = (*head, snap.key[1:])
         if previous is not None and previous.id != snap.id:
             log.info("now serving edition %s (was %s)", snap.id, previous.id)
         elif previous is not None:
@@ -369,7 +364,8 @@ class DataState:
             if self._current is not None:
                 return self._current
             directory = config.data_dir(self.data_dir)
-            signature = self._signature_now(directory)
+            head = _head(directory)
+            signature = (*head, tuple(_stat(p) for p in sorted(_listing(directory))))
             remembered = self._first_failure
             if remembered is not None and remembered[0] == signature:
                 raise remembered[1]
@@ -398,7 +394,7 @@ class DataState:
                     self._current = snap
                     self._problem = problem
                     self._first_failure = None
-                    self._signature = self._signature_now(directory)
+                    self._signature = (*head, snap.key[1:])
                     self._next_check = time.monotonic() + self.check_interval
                 log.info("serving edition %s from %s (%s)", snap.id, directory, chosen_by)
                 return snap
@@ -540,6 +536,17 @@ class DataState:
                 info["auto_update"] = {"every_seconds": self._update_every,
                                        "last": self._update_status}
         return info
+
+
+def _head(directory: Path) -> tuple[object, ...]:
+    return (str(directory), _stat(directory), _stat(directory / MANIFEST_NAME))
+
+
+def _listing(directory: Path) -> list[Path]:
+    try:
+        return [p for p in directory.iterdir() if p.name.startswith("donnee-")]
+    except OSError:
+        return []
 
 
 def _stat(path: Path | None) -> FileStat:

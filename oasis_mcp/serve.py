@@ -40,22 +40,56 @@ def run(
     allowed_hosts: Sequence[str] | None = None,
     allowed_origins: Sequence[str] | None = None,
     data_dir: str | None = None,
+    refresh_every: str | None = None,
 ) -> int:
     """Serve until the client disconnects (stdio) or the process is interrupted (HTTP).
 
+    ``refresh_every`` (else ``$OASIS_REFRESH_EVERY``; HTTP only) runs ``data update`` that often.
     Returns the process exit code; start-up problems (bad port, busy port, unknown host) print
     one line on stderr and return a non-zero code instead of raising.
     """
     _ensure_stderr_logging()
     try:
+        refresh = _refresh_seconds(transport, refresh_every)
         if transport == "stdio":
             return _run_stdio(data_dir)
         if transport == "http":
-            return _run_http(host, port, allowed_hosts, allowed_origins, data_dir)
+            return _run_http(host, port, allowed_hosts, allowed_origins, data_dir, refresh)
         raise ServeError(f"unknown transport {transport!r} (choose stdio or http)")
     except ServeError as exc:
         print(f"oasis-mcp: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+REFRESH_ENV = "OASIS_REFRESH_EVERY"  # = oasis_mcp.data_state.REFRESH_ENV
+
+
+def _refresh_seconds(transport: str, flag: str | None) -> float | None:
+    """The background update period (``--refresh-every`` or ``$OASIS_REFRESH_EVERY``), HTTP only:
+    a stdio server lives as long as its client's session."""
+    value = flag if flag is not None else os.environ.get(REFRESH_ENV, "").strip() or None
+    if value is None or value.lower() in ("0", "off", "none", "never"):
+        return None
+    if transport != "http":
+        if flag is not None:
+            raise ServeError("--refresh-every applies to --transport http only (a stdio server "
+                             "lives as long as its client's session; run `oasis-mcp data update`)")
+        log.info("%s is set but ignored on stdio", REFRESH_ENV)
+        return None
+    from oasis_mcp.data_state import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        where = "--refresh-every" if flag is not None else REFRESH_ENV
+        raise ServeError(f"{where}: {exc}") from None
+
+
+def _start_refresh(server: MCPServer, seconds: float | None) -> None:
+    """Start the background ``data update`` of the server's data state, if asked for."""
+    state = getattr(server, "state", None)
+    if seconds is not None and state is not None:
+        state.data.start_auto_update(seconds)
 
 
 def _ensure_stderr_logging() -> None:
@@ -131,13 +165,14 @@ def _run_http(
     allowed_hosts: Sequence[str] | None,
     allowed_origins: Sequence[str] | None,
     data_dir: str | None,
+    refresh: float | None = None,
 ) -> int:
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise ServeError(f"--port must be between 1 and 65535 (0 = any free port), got {port}")
     host = host.strip()
     sock = bind_socket(host, port)
     try:
-        return _serve_http_on(sock, host, allowed_hosts, allowed_origins, data_dir)
+        return _serve_http_on(sock, host, allowed_hosts, allowed_origins, data_dir, refresh)
     finally:
         sock.close()
 
@@ -188,12 +223,14 @@ def _serve_http_on(
     allowed_hosts: Sequence[str] | None,
     allowed_origins: Sequence[str] | None,
     data_dir: str | None,
+    refresh: float | None = None,
 ) -> int:
     import uvicorn
 
     from oasis_mcp.http_app import MCP_PATH, create_http_app
 
     server = _create_server(data_dir)
+    _start_refresh(server, refresh)
     app = create_http_app(
         server, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins, bind_host=host
     )
