@@ -474,7 +474,9 @@ def create_server(
             "The catalog of recorded-crime indicators in the loaded data edition: slug, official "
             "French label, English label, unit counted (victims, offences, persons implicated, "
             "vehicles), rate denominator (inhabitants, or dwellings for burglary), caveats and "
-            "years available. Call it when unsure which indicator matches the user's words."
+            "years available, and the installed data editions (editions_available) that the "
+            "data tools' edition argument accepts. Call it when unsure which indicator matches "
+            "the user's words."
         ),
     )
     async def list_indicators(
