@@ -232,7 +232,10 @@ class DataState:
     def _signature_now(self, directory: Path) -> tuple[object, ...]:
         """What the cheap check compares: the directory, its manifest, the served files."""
         snap = self._current
-        return (*_head(directory), snap.key[1:] if snap is not None else None)
+        if snap is None:
+            return (*_head(directory), None)
+        served = (_stat(snap.edition.department_file), _stat(snap.edition.region_file))
+        return (*_head(directory), served)  # same shape as (*head, key[1:]) after a load
 
     def _check(self, force: bool) -> None:
         now = time.monotonic()

@@ -337,6 +337,25 @@ def test_hand_copied_files_wait_until_written(tmp_path: Path) -> None:
     assert state.current is not None and state.current.chosen_by == "newest"
 
 
+def test_a_served_file_rewritten_in_place_is_reloaded(tmp_path: Path) -> None:
+    """A revision published under the same name, copied over the served file (the directory
+    itself does not change)."""
+    directory = tmp_path / "hand"
+    directory.mkdir()
+    (directory / A.dep_name).write_bytes(A.dep_bytes)
+    revised = synthetic_edition(data_year=2023, seed=9)
+    assert revised.dep_name == A.dep_name and counts(revised) != counts(A)
+    state = DataState(directory, check_interval=0.0, settle=0.2)
+    assert state.snapshot().id == A.edition_id
+    (directory / A.dep_name).write_bytes(revised.dep_bytes)
+    time.sleep(0.3)
+    state.check_now(wait=True)
+    from oasis_mcp import query
+
+    answer = query.get_history(state.snapshot().index, "29", "burglary", "department")
+    assert [p.count for p in answer.points] == counts(revised)
+
+
 def test_the_manifest_decides_over_newer_files(tmp_path: Path) -> None:
     directory = tmp_path / "data"
     install_like_data_update(directory, files_of(A))
