@@ -50,11 +50,11 @@ def run(
     """
     _ensure_stderr_logging()
     try:
-        refresh = _refresh_seconds(transport, refresh_every)
+        _refresh.seconds = _refresh_seconds(transport, refresh_every)
         if transport == "stdio":
             return _run_stdio(data_dir)
         if transport == "http":
-            return _run_http(host, port, allowed_hosts, allowed_origins, data_dir, refresh)
+            return _run_http(host, port, allowed_hosts, allowed_origins, data_dir)
         raise ServeError(f"unknown transport {transport!r} (choose stdio or http)")
     except ServeError as exc:
         print(f"oasis-mcp: error: {exc}", file=sys.stderr)
@@ -85,11 +85,21 @@ def _refresh_seconds(transport: str, flag: str | None) -> float | None:
         raise ServeError(f"{where}: {exc}") from None
 
 
-def _start_refresh(server: MCPServer, seconds: float | None) -> None:
+class _Refresh:
+    """The background update period ``run()`` resolved, for the server it creates (kept here
+    rather than passed down, to leave the HTTP start-up functions' signatures alone)."""
+
+    seconds: float | None = None
+
+
+_refresh = _Refresh()
+
+
+def _start_refresh(server: MCPServer) -> None:
     """Start the background ``data update`` of the server's data state, if asked for."""
     state = getattr(server, "state", None)
-    if seconds is not None and state is not None:
-        state.data.start_auto_update(seconds)
+    if _refresh.seconds is not None and state is not None:
+        state.data.start_auto_update(_refresh.seconds)
 
 
 def _ensure_stderr_logging() -> None:
@@ -108,7 +118,9 @@ def _create_server(data_dir: str | None) -> MCPServer:
     with contextlib.redirect_stdout(sys.stderr):
         from oasis_mcp.server import create_server
 
-        return create_server(data_dir=data_dir)
+        server = create_server(data_dir=data_dir)
+    _start_refresh(server)  # --refresh-every (HTTP only)
+    return server
 
 
 def _describe_data_dir(data_dir: str | None) -> str:
@@ -165,14 +177,13 @@ def _run_http(
     allowed_hosts: Sequence[str] | None,
     allowed_origins: Sequence[str] | None,
     data_dir: str | None,
-    refresh: float | None = None,
 ) -> int:
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise ServeError(f"--port must be between 1 and 65535 (0 = any free port), got {port}")
     host = host.strip()
     sock = bind_socket(host, port)
     try:
-        return _serve_http_on(sock, host, allowed_hosts, allowed_origins, data_dir, refresh)
+        return _serve_http_on(sock, host, allowed_hosts, allowed_origins, data_dir)
     finally:
         sock.close()
 
@@ -223,14 +234,12 @@ def _serve_http_on(
     allowed_hosts: Sequence[str] | None,
     allowed_origins: Sequence[str] | None,
     data_dir: str | None,
-    refresh: float | None = None,
 ) -> int:
     import uvicorn
 
     from oasis_mcp.http_app import MCP_PATH, create_http_app
 
     server = _create_server(data_dir)
-    _start_refresh(server, refresh)
     app = create_http_app(
         server, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins, bind_host=host
     )
