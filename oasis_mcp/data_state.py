@@ -470,7 +470,10 @@ class DataState:
         self._update_stop.clear()
 
         def loop() -> None:
-            delay = every if self.available() else 0.0
+            try:
+                delay = every if self.available() else 0.0  # no data yet: update at once
+            except OSError:
+                delay = 0.0
             while not self._update_stop.wait(delay):
                 self.update_now(run_update)
                 delay = every

@@ -510,6 +510,27 @@ def test_background_update_switches_and_keeps_the_last_good_on_failure(data_dir:
     assert health["auto_update"]["every_seconds"] == 0.2  # type: ignore[index]
 
 
+def test_background_update_runs_at_once_without_data(tmp_path: Path) -> None:
+    directory = tmp_path / "empty"
+    state = DataState(directory)
+    ran = threading.Event()
+
+    def fake_update() -> None:
+        install_like_data_update(directory, files_of(A))
+        ran.set()
+
+    state.start_auto_update(3600, run_update=fake_update)  # not an hour from now: at once
+    try:
+        assert ran.wait(30)
+        deadline = time.monotonic() + 30
+        while state.current is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        state.stop_auto_update()
+    assert state.current.id == A.edition_id
+
+
 def test_a_failed_background_update_is_reported(data_dir: Path) -> None:
     from oasis_mcp.errors import DownloadError
 
