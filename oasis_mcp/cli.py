@@ -149,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra Origin accepted over HTTP (repeatable)",
     )
     serve.add_argument("--data-dir", default=None, help="directory of SSMSI CSV files")
+    serve.add_argument(
+        "--refresh-every", default=None, metavar="DURATION",
+        help="HTTP only: run `data update` this often (e.g. 24h, 30m, 1d) and switch to the new "
+        "edition without a restart; the last good edition stays when an update fails "
+        "(env OASIS_REFRESH_EVERY; default off). A newly installed edition is picked up "
+        "without it too: see docs/data-updates.md",
+    )
 
     data = sub.add_parser(
         "data", help="inspect or update the SSMSI data files",
@@ -249,6 +256,7 @@ def _serve(args: argparse.Namespace) -> int:
         allowed_hosts=getattr(args, "allowed_host", None),
         allowed_origins=getattr(args, "allowed_origin", None),
         data_dir=getattr(args, "data_dir", None),
+        refresh_every=getattr(args, "refresh_every", None),
     )
 
 

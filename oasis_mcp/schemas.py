@@ -113,7 +113,11 @@ class AreaList(_Model):
     next_offset: int | None = Field(
         None, description="Communes only: offset of the next page (null on the last page)"
     )
-    warnings: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="About the data: an older edition read on request, or a newer edition that "
+        "could not be loaded",
+    )
 
 
 # --- list_indicators -------------------------------------------------------------------------
@@ -131,6 +135,16 @@ class IndicatorCatalog(_Model):
     last_year: int
     indicators: Annotated[list[IndicatorInfo], inline(list[IndicatorInfo])]
     caveats: list[str] = Field(description="Caveats that apply to every indicator")
+    editions_available: list[str] = Field(
+        default_factory=list,
+        description="Editions installed on the server, newest first: the values the tools' "
+        "edition argument accepts (as ids, or their data years)",
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="About the data: an older edition read on request, or a newer edition that "
+        "could not be loaded",
+    )
 
 
 # --- get_history -----------------------------------------------------------------------------

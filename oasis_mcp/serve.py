@@ -40,14 +40,17 @@ def run(
     allowed_hosts: Sequence[str] | None = None,
     allowed_origins: Sequence[str] | None = None,
     data_dir: str | None = None,
+    refresh_every: str | None = None,
 ) -> int:
     """Serve until the client disconnects (stdio) or the process is interrupted (HTTP).
 
+    ``refresh_every`` (else ``$OASIS_REFRESH_EVERY``; HTTP only) runs ``data update`` that often.
     Returns the process exit code; start-up problems (bad port, busy port, unknown host) print
     one line on stderr and return a non-zero code instead of raising.
     """
     _ensure_stderr_logging()
     try:
+        _refresh.seconds = _refresh_seconds(transport, refresh_every)
         if transport == "stdio":
             return _run_stdio(data_dir)
         if transport == "http":
@@ -56,6 +59,47 @@ def run(
     except ServeError as exc:
         print(f"oasis-mcp: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+REFRESH_ENV = "OASIS_REFRESH_EVERY"  # = oasis_mcp.data_state.REFRESH_ENV
+
+
+def _refresh_seconds(transport: str, flag: str | None) -> float | None:
+    """The background update period (``--refresh-every`` or ``$OASIS_REFRESH_EVERY``), HTTP only:
+    a stdio server lives as long as its client's session."""
+    value = flag if flag is not None else os.environ.get(REFRESH_ENV, "").strip() or None
+    if value is None or value.lower() in ("0", "off", "none", "never"):
+        return None
+    if transport != "http":
+        if flag is not None:
+            raise ServeError("--refresh-every applies to --transport http only (a stdio server "
+                             "lives as long as its client's session; run `oasis-mcp data update`)")
+        log.info("%s is set but ignored on stdio", REFRESH_ENV)
+        return None
+    from oasis_mcp.data_state import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        where = "--refresh-every" if flag is not None else REFRESH_ENV
+        raise ServeError(f"{where}: {exc}") from None
+
+
+class _Refresh:
+    """The background update period ``run()`` resolved, for the server it creates (kept here
+    rather than passed down, to leave the HTTP start-up functions' signatures alone)."""
+
+    seconds: float | None = None
+
+
+_refresh = _Refresh()
+
+
+def _start_refresh(server: MCPServer) -> None:
+    """Start the background ``data update`` of the server's data state, if asked for."""
+    state = getattr(server, "state", None)
+    if _refresh.seconds is not None and state is not None:
+        state.data.start_auto_update(_refresh.seconds)
 
 
 def _ensure_stderr_logging() -> None:
@@ -74,7 +118,9 @@ def _create_server(data_dir: str | None) -> MCPServer:
     with contextlib.redirect_stdout(sys.stderr):
         from oasis_mcp.server import create_server
 
-        return create_server(data_dir=data_dir)
+        server = create_server(data_dir=data_dir)
+    _start_refresh(server)  # --refresh-every (HTTP only)
+    return server
 
 
 def _describe_data_dir(data_dir: str | None) -> str:

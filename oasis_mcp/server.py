@@ -28,6 +28,7 @@ from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from oasis_mcp import __version__, config
 from oasis_mcp.artifacts import Artifacts, load_artifacts, read_backtest, signature
+from oasis_mcp.data_state import CHECK_INTERVAL, DataState, EditionNotFoundError, Snapshot
 from oasis_mcp.errors import ArtifactsError, OasisError
 from oasis_mcp.schemas import (
     AreaLevel,
@@ -102,6 +103,16 @@ AnyLevelArg = Annotated[
     Field(description="'region' (18), 'department' (101), 'country' (FR, FM metropolitan) or "
           "'commune' (about 35,000; INSEE code or 'Name (department)', from the communal file)"),
 ]
+EditionArg = Annotated[
+    AreaText | None,
+    Field(
+        description="Data edition to read: an edition id (e.g. "
+        "'2024-geographie2024-produit-le2025-01-26') or its data year ('2024'). Default: the "
+        "edition the server serves (normally the newest); list_indicators lists the installed "
+        "ones in editions_available. Every answer names the edition it was read from.",
+        max_length=80,
+    ),
+]
 MeasureArg = Annotated[
     Measure,
     Field(
@@ -116,36 +127,48 @@ MeasureArg = Annotated[
 
 
 class ServerState:
-    """The dataset index and the artifacts, loaded once on first use and shared (thread-safe).
+    """The data (a :class:`~oasis_mcp.data_state.DataState`: the served edition's snapshot, kept
+    fresh) and the artifacts, loaded on first use and shared (thread-safe).
 
     A missing dataset is looked for again on the next call (so data can be installed while the
-    server runs); missing or corrupt artifacts are looked for again when their files change.
+    server runs), and a newly installed edition replaces the served one between requests: each
+    tool takes one :class:`~oasis_mcp.data_state.Snapshot` at its start and answers from it.
+    Missing or corrupt artifacts are looked for again when their files change.
     """
 
     def __init__(
         self,
         data_dir: str | os.PathLike[str] | None = None,
         artifacts_dir: str | os.PathLike[str] | None = None,
+        check_interval: float = CHECK_INTERVAL,
     ) -> None:
         self.data_dir = data_dir
         self.artifacts_dir = artifacts_dir
+        self.data = DataState(data_dir, check_interval=check_interval)
         self._lock = threading.Lock()
-        self._index: DataIndex | None = None
         self._artifacts: Artifacts | None = None
         self._artifacts_error: str | None = None
         self._artifacts_sig: tuple[object, ...] | None = None
 
-    def index(self) -> DataIndex:
-        idx = self._index
-        if idx is not None:
-            return idx
-        with self._lock:
-            if self._index is None:
-                from oasis_mcp.data.dataset import load_dataset
-                from oasis_mcp.query import index_for
+    @property
+    def _index(self) -> DataIndex | None:
+        """The served edition's index if loaded (never loads)."""
+        snap = self.data.current
+        return snap.index if snap is not None else None
 
-                self._index = index_for(load_dataset(self.data_dir))
-            return self._index
+    def snapshot(self, edition: str | None = None) -> Snapshot:
+        return self.data.snapshot(edition)
+
+    async def snapshot_async(self, edition: str | None = None) -> Snapshot:
+        """The snapshot a tool answers from; no thread hop when nothing is due."""
+        if edition is None:
+            snap = self.data.ready()
+            if snap is not None:
+                return snap
+        return await anyio.to_thread.run_sync(self.data.snapshot, edition)
+
+    def index(self) -> DataIndex:
+        return self.data.snapshot().index
 
     def artifacts(self) -> Artifacts:
         art = self._artifacts
@@ -168,10 +191,11 @@ class ServerState:
             return self._artifacts
 
     def health(self) -> dict[str, object]:
-        """What /health reports: what is loaded so far (never triggers a load)."""
-        idx, art = self._index, self._artifacts
+        """What /health reports: what is loaded so far (never triggers a load; a changed data
+        directory starts a background reload)."""
+        art = self._artifacts
         return {
-            "data": {"loaded": idx is not None, "edition": idx.edition if idx else None},
+            "data": self.data.health(),
             "artifacts": {"loaded": art is not None, "edition": art.edition if art else None},
         }
 
@@ -182,15 +206,53 @@ class ServerState:
             return None
 
     async def maybe_index_async(self) -> DataIndex | None:
-        return self._index or await anyio.to_thread.run_sync(self.maybe_index)
+        snap = self.data.ready()
+        return snap.index if snap is not None else await anyio.to_thread.run_sync(
+            self.maybe_index)
 
     async def index_async(self) -> DataIndex:
-        idx = self._index
-        return idx if idx is not None else await anyio.to_thread.run_sync(self.index)
+        return (await self.snapshot_async()).index
 
     async def artifacts_async(self) -> Artifacts:
         art = self._artifacts
         return art if art is not None else await anyio.to_thread.run_sync(self.artifacts)
+
+
+def noted(result: BaseModel, notes: list[str]) -> BaseModel:
+    """``result`` with ``notes`` (which edition answered, a newer edition that failed to load)
+    appended to its warnings."""
+    if not notes or "warnings" not in type(result).model_fields:
+        return result
+    earlier: list[str] = getattr(result, "warnings")  # noqa: B009 - any model with warnings
+    return result.model_copy(update={"warnings": [*earlier, *notes]})
+
+
+def forecast_edition_error(tool: str, asked: str, snap: Snapshot, art: Artifacts) -> ToolError:
+    """Forecasts come from the trained artifacts, i.e. from one edition: another one asked."""
+    return ToolError(
+        f"{tool}: forecasts come from the trained model, fitted on edition {art.edition} "
+        f"(observed years up to {art.last_year}); edition '{asked[:60]}' ({snap.id}) was asked. "
+        f"Omit edition (or pass '{art.edition}') for forecasts; for the observed figures of "
+        f"edition {snap.id} use get_history or compare_regions with edition='{asked[:60]}' and "
+        "an observed year. Forecasts from another edition need a retrained model (oasis-train)."
+    )
+
+
+async def forecast_snapshot(state: ServerState, edition: str | None, art: Artifacts) -> Snapshot:
+    """The snapshot a forecast reads its observed context from: the served edition, or the
+    training edition when asked by name (installed or not)."""
+    if edition is None:
+        return await state.snapshot_async()
+    try:
+        snap = await state.snapshot_async(edition)
+    except EditionNotFoundError:
+        asked = edition.strip()
+        if asked in (art.edition, art.edition.split("-", 1)[0]):
+            return await state.snapshot_async()  # the training edition is no longer installed
+        raise
+    if snap.id != art.edition:
+        raise forecast_edition_error("forecast", edition, snap, art)
+    return snap
 
 
 def query() -> ModuleType:
@@ -318,7 +380,8 @@ def unknown_arguments(tool: str, schema: dict[str, Any], arguments: dict[str, An
     for key in extra:
         text = str(key)
         close = difflib.get_close_matches(text.lower(), accepted, n=1, cutoff=0.6)
-        guess = close[0] if close else ARGUMENT_SYNONYMS.get(text.lower())
+        synonym = ARGUMENT_SYNONYMS.get(text.lower())  # first: 'region' is not 'edition'
+        guess = synonym if synonym in accepted else (close[0] if close else synonym)
         shown = repr(text if len(text) <= 40 else text[:37] + "...")
         if guess in accepted and guess not in arguments:
             parts.append(f"{shown} (did you mean '{guess}'?)")
@@ -433,14 +496,18 @@ def create_server(
                                      ge=0, le=100_000)] = 0,
         limit: Annotated[int, Field(description="level='commune': communes per page",
                                     ge=1, le=1000)] = 200,
+        edition: EditionArg = None,
     ) -> Annotated[CallToolResult, AreaList]:
         with tool_errors("list_regions"):
-            idx = await state.index_async()
+            snap = await state.snapshot_async(edition)
+            result: BaseModel
             if level == "commune" or department is not None:
-                communes = await commune_level(state, idx)
-                return structured(commune_query().list_communes(
-                    idx, communes, department or region, offset, limit))
-            return structured(query().list_areas(idx, level, region))
+                communes = await commune_level(state, snap.index)
+                result = commune_query().list_communes(
+                    snap.index, communes, department or region, offset, limit)
+            else:
+                result = query().list_areas(snap.index, level, region)
+            return structured(noted(result, state.data.notes(snap)))
 
     @server.tool(
         name="list_indicators",
@@ -450,13 +517,20 @@ def create_server(
             "The catalog of recorded-crime indicators in the loaded data edition: slug, official "
             "French label, English label, unit counted (victims, offences, persons implicated, "
             "vehicles), rate denominator (inhabitants, or dwellings for burglary), caveats and "
-            "years available. Call it when unsure which indicator matches the user's words."
+            "years available, and the installed data editions (editions_available) that the "
+            "data tools' edition argument accepts. Call it when unsure which indicator matches "
+            "the user's words."
         ),
     )
-    async def list_indicators() -> Annotated[CallToolResult, IndicatorCatalog]:
+    async def list_indicators(
+        edition: EditionArg = None,
+    ) -> Annotated[CallToolResult, IndicatorCatalog]:
         with tool_errors("list_indicators"):
-            idx = await state.index_async()
-            return structured(query().list_indicators(idx))
+            snap = await state.snapshot_async(edition)
+            editions = await anyio.to_thread.run_sync(state.data.available)
+            catalog = query().list_indicators(snap.index).model_copy(
+                update={"editions_available": [e.id for e in editions]})
+            return structured(noted(catalog, state.data.notes(snap)))
 
     @server.tool(
         name="get_history",
@@ -483,16 +557,19 @@ def create_server(
         end_year: Annotated[
             int | None, Field(description="Last year (default: last observed)", ge=2000, le=2100)
         ] = None,
+        edition: EditionArg = None,
     ) -> Annotated[CallToolResult, HistoryResult]:
         with tool_errors("get_history"):
-            idx = await state.index_async()
+            snap = await state.snapshot_async(edition)
+            result: BaseModel
             if level == "commune":
-                communes = await commune_level(state, idx)
-                return structured(commune_query().get_history(
-                    idx, communes, area, indicator, start_year, end_year))
-            return structured(
-                query().get_history(idx, area, indicator, level, start_year, end_year)
-            )
+                communes = await commune_level(state, snap.index)
+                result = commune_query().get_history(
+                    snap.index, communes, area, indicator, start_year, end_year)
+            else:
+                result = query().get_history(
+                    snap.index, area, indicator, level, start_year, end_year)
+            return structured(noted(result, state.data.notes(snap)))
 
     @server.tool(
         name="forecast",
@@ -521,15 +598,25 @@ def create_server(
             Field(description="Number of years after the last observed year (forecasts stop "
                   "at 2030: with 2025 data, at most 5)", ge=1, le=10),
         ] = 5,
+        edition: Annotated[
+            AreaText | None,
+            Field(description="Forecasts come from the trained model, i.e. from its training "
+                  "edition (training_edition in the answer): only that edition (id or data "
+                  "year) is accepted here; default: it, with the served edition's last "
+                  "observed years", max_length=80),
+        ] = None,
     ) -> Annotated[CallToolResult, ForecastResult]:
         with tool_errors("forecast"):
-            idx = await state.index_async()
             if level == "commune":
-                communes = await commune_level(state, idx)
-                return structured(commune_query().forecast(
-                    idx, None, communes, area, indicator, horizon))
+                snap = await state.snapshot_async(edition)
+                communes = await commune_level(state, snap.index)
+                return structured(noted(commune_query().forecast(
+                    snap.index, None, communes, area, indicator, horizon),
+                    state.data.notes(snap)))
             art = await state.artifacts_async()
-            return structured(query().forecast(idx, art, area, indicator, level, horizon))
+            snap = await forecast_snapshot(state, edition, art)
+            result = query().forecast(snap.index, art, area, indicator, level, horizon)
+            return structured(noted(result, state.data.notes(snap)))
 
     @server.tool(
         name="compare_regions",
@@ -575,19 +662,22 @@ def create_server(
         limit: Annotated[
             int, Field(description="level='commune': communes shown per ranking", ge=1, le=500)
         ] = 50,
+        edition: EditionArg = None,
     ) -> Annotated[CallToolResult, ComparisonResult]:
         with tool_errors("compare_regions"):
-            idx = await state.index_async()
+            snap = await state.snapshot_async(edition)
+            idx = snap.index
             if level == "commune":
                 communes = await commune_level(state, idx)
-                return structured(commune_query().compare(
+                return structured(noted(commune_query().compare(
                     idx, communes, indicator, year, within, areas, measure, min_population,
-                    limit))
+                    limit), state.data.notes(snap)))
             if year is not None and year > idx.last_year:
-                await state.artifacts_async()
-            return structured(
-                query().compare(idx, state.artifacts, indicator, year, level, areas, measure)
-            )
+                art = await state.artifacts_async()
+                if edition is not None and snap.id != art.edition:
+                    raise forecast_edition_error("compare_regions", edition, snap, art)
+            result = query().compare(idx, state.artifacts, indicator, year, level, areas, measure)
+            return structured(noted(result, state.data.notes(snap)))
 
     @server.tool(
         name="find_area",
@@ -637,7 +727,9 @@ def create_server(
         with tool_errors("model_metrics"):
             art = await state.artifacts_async()
             idx = await state.maybe_index_async()
-            return structured(query().model_metrics(idx, art, level))
+            result = query().model_metrics(idx, art, level)
+            snap = state.data.current
+            return structured(noted(result, state.data.notes(snap)) if snap else result)
 
     _add_resources(server, state)
     _add_prompts(server)
@@ -661,7 +753,11 @@ def _add_resources(server: MCPServer, state: ServerState) -> None:
         from oasis_mcp import resources_text
 
         with _resource_errors():
-            return _json(resources_text.dataset_document(state.index()))
+            # Checked now (not rate-limited), waiting for a reload: this document names files.
+            snap = state.data.snapshot(fresh=True)
+            document = resources_text.dataset_document(snap.index)
+            notes = state.data.notes(snap)
+            return _json({**document, "warnings": notes} if notes else document)
 
     @server.resource(
         "oasis://indicators",

@@ -282,16 +282,17 @@ async def test_invalid_arguments_get_a_short_readable_error(
     [
         ("forecast", {"area": "53", "indicator": "burglary", "year": 2030},
          "Error executing tool forecast: unknown argument 'year' (did you mean 'horizon'?). "
-         "forecast accepts: area, indicator, level, horizon. forecast has no year argument: "
+         "forecast accepts: area, indicator, level, horizon, edition. forecast has no year "
+         "argument: "
          "horizon counts years after the last observed year (2025): for 2030 use horizon=5."),
         ("get_history", {"region": "53", "indicator": "burglary"},
          "unknown argument 'region' (did you mean 'area'?). get_history accepts: area, "
-         "indicator, level, start_year, end_year."),
+         "indicator, level, start_year, end_year, edition."),
         ("compare_regions", {"indicator": "burglary", "yaer": 2020, "foo": 1},
          "unknown arguments 'yaer' (did you mean 'year'?), 'foo'. compare_regions accepts: "
-         "indicator, year, level, areas, measure, within, min_population, limit."),
+         "indicator, year, level, areas, measure, within, min_population, limit, edition."),
         ("list_indicators", {"verbose": True},
-         "unknown argument 'verbose'. list_indicators takes no arguments."),
+         "unknown argument 'verbose'. list_indicators accepts: edition."),
     ],
 )
 async def test_unknown_arguments_are_rejected_not_ignored(

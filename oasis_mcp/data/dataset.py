@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from oasis_mcp import config
-from oasis_mcp.data.editions import Edition, SourceFile, discover_editions
+from oasis_mcp.data.editions import Edition, SourceFile, discover_editions, served_edition
 from oasis_mcp.data.geography import METROPOLITAN_DEPARTMENT_CODES, Level
 from oasis_mcp.data.indicators import Indicator, catalog, indicator_by_label, resolve_indicator
 from oasis_mcp.data.parsing import ParsedFile, read_ssmsi_file
@@ -270,7 +269,8 @@ def available_editions(data_dir: str | os.PathLike[str] | None = None) -> list[E
 def load_dataset(
     data_dir: str | os.PathLike[str] | None = None, edition: str | None = None
 ) -> Dataset:
-    """Load an edition (the newest by default) from the data directory.
+    """Load an edition from the data directory: by default the one ``manifest.json`` names (when
+    its files are there), else the newest (see :func:`~oasis_mcp.data.editions.served_edition`).
 
     Raises :class:`DataNotFoundError` (saying how to get data) when there is none, and
     :class:`DataFileError` when a file is invalid.
@@ -278,12 +278,7 @@ def load_dataset(
     directory = config.data_dir(data_dir)
     editions = discover_editions(directory)
     if not editions:
-        what = ("No SSMSI data files in" if directory.is_dir()
-                else "The data directory does not exist:")
-        raise DataNotFoundError(
-            f"{what} {directory} (from {config.data_dir_source(data_dir)}). "
-            + config.HOW_TO_GET_DATA
-        )
+        raise missing_data_error(data_dir)
     chosen = _choose(editions, edition, directory)
     key = (str(directory.resolve()), chosen.id, *_stat(chosen.department_file),
            *_stat(chosen.region_file))
@@ -301,9 +296,18 @@ def load_dataset(
         return dataset
 
 
-def _choose(editions: Sequence[Edition], wanted: str | None, directory: Path) -> Edition:
+def missing_data_error(data_dir: str | os.PathLike[str] | None = None) -> DataNotFoundError:
+    """The error for a data directory without any edition, saying how to get data."""
+    directory = config.data_dir(data_dir)
+    what = "No SSMSI data files in" if directory.is_dir() else "The data directory does not exist:"
+    return DataNotFoundError(
+        f"{what} {directory} (from {config.data_dir_source(data_dir)}). " + config.HOW_TO_GET_DATA
+    )
+
+
+def _choose(editions: list[Edition], wanted: str | None, directory: Path) -> Edition:
     if wanted is None:
-        return editions[0]
+        return served_edition(directory, editions)[0]
     for ed in editions:
         if wanted in (ed.id, str(ed.data_year)):
             return ed

@@ -7,11 +7,14 @@ regional file that share a data year, a geography vintage and a production date,
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Literal
+
+log = logging.getLogger(__name__)
 
 FileLevel = Literal["department", "region"]
 
@@ -133,3 +136,23 @@ def discover_editions(directory: Path) -> list[Edition]:
         if "department" in paths
     ]
     return sorted(editions, key=lambda e: e.sort_key, reverse=True)
+
+
+def served_edition(directory: Path, editions: list[Edition]) -> tuple[Edition, str]:
+    """The edition served by default among ``editions`` (newest first, not empty), and why.
+
+    When ``manifest.json`` names an edition whose departmental file is there, that one
+    ("manifest"): ``data update`` writes the manifest after the files are in place, so it is the
+    update's commit point (an update killed before it leaves the previous edition served).
+    Otherwise, in a directory filled by hand, the newest edition by file name ("newest").
+    """
+    from oasis_mcp.data.manifest import MANIFEST_NAME, read_manifest  # imports this module
+
+    manifest = read_manifest(directory)
+    if manifest is not None:
+        for edition in editions:
+            if edition.id == manifest.edition:
+                return edition, "manifest"
+        log.warning("%s names edition %s, whose departmental file is not in %s; serving the "
+                    "newest edition found instead", MANIFEST_NAME, manifest.edition, directory)
+    return editions[0], "newest"
