@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from oasis_app.bridge import MCPBridge
 from oasis_app.chat import ChatEngine
+from oasis_app.i18n import tr
 from oasis_app.llm import LLMSettings, ToolCallingAssistant
+from oasis_mcp.artifacts import MAX_FORECAST_YEAR
 from oasis_mcp.assistant import DEFAULT_LAST_YEAR
 
 if TYPE_CHECKING:
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEVELS = ("region", "department", "country")
-MAX_FORECAST_YEAR = 2030
 
 
 @dataclass
@@ -38,16 +39,38 @@ class Catalog:
     edition: str = ""
     from_data: bool = False
 
-    def area_choices(self, level: str) -> list[tuple[str, str]]:
-        return [(f"{a['name']} ({a['code']})", a["code"]) for a in self.areas.get(level, [])]
+    def area_choices(self, level: str, lang: str = "fr") -> list[tuple[str, str]]:
+        """(name (code), code), with the English name where the geography has one."""
+        def name(a: dict[str, Any]) -> str:
+            return str((a.get("name_en") if lang == "en" else None) or a["name"])
 
-    def indicator_choices(self) -> list[tuple[str, str]]:
-        return [(f"{i['label_fr']} — {i['label_en']}", i["slug"]) for i in self.indicators]
+        return [(f"{name(a)} ({a['code']})", a["code"]) for a in self.areas.get(level, [])]
 
-    def year_choices(self) -> list[tuple[str, int]]:
+    def indicator_choices(self, lang: str = "fr") -> list[tuple[str, str]]:
+        """(label in ``lang``, slug): the official French label, or the catalogue's English."""
+        key = "label_en" if lang == "en" else "label_fr"
+        return [(str(i.get(key) or i["label_fr"]), i["slug"]) for i in self.indicators]
+
+    @property
+    def last_forecast_year(self) -> int:
+        return MAX_FORECAST_YEAR
+
+    def year_choices(self, lang: str = "en", *, forecasts: bool = True) -> list[tuple[str, int]]:
         years = [(str(y), y) for y in range(self.first_year, self.last_year + 1)]
-        years += [(f"{y} (forecast)", y) for y in range(self.last_year + 1, MAX_FORECAST_YEAR + 1)]
+        if forecasts:
+            word = tr("forecast_year", lang)
+            years += [(f"{y} ({word})", y)
+                      for y in range(self.last_year + 1, MAX_FORECAST_YEAR + 1)]
         return years
+
+    def area_population(self, level: str, area: str) -> int | None:
+        """The latest population of an area (by code or name), from ``list_regions``."""
+        wanted = area.strip().casefold()
+        for item in self.areas.get(level, []):
+            if wanted in (str(item["code"]).casefold(), str(item["name"]).casefold()):
+                population = item.get("population")
+                return int(population) if population else None
+        return None
 
     def area_name(self, level: str, code: str) -> str:
         for area in self.areas.get(level, []):
