@@ -92,7 +92,7 @@ def _hover_format(measure: str) -> str:
     return ",.0f" if measure == "count" else ",.3~r" if measure == "rate_per_1000" else ",.1f"
 
 
-TITLE_WIDTH = 46
+TITLE_WIDTH = 38
 """Characters per title line: a longer title is wrapped, so that it fits a phone (390 px) and
 never runs under Plotly's toolbar on the right."""
 
@@ -120,8 +120,7 @@ def _layout(title: str, y_title: str = "", *, lang: str = "en", height: int = 42
     wrapped = wrap_title(title)
     lines = wrapped.count("<br>") + 1
     layout: dict[str, Any] = {
-        "title": {"text": wrapped, "x": 0.01, "xanchor": "left", "y": 0.98, "yanchor": "top",
-                  "yref": "container", "font": {"size": 15}},
+        "title": {"text": wrapped, "x": 0.01, "xanchor": "left", "font": {"size": 14}},
         "font": FONT,
         "height": height + 20 * (lines - 1),
         "paper_bgcolor": "white",
@@ -137,6 +136,15 @@ def _layout(title: str, y_title: str = "", *, lang: str = "en", height: int = 42
     }
     layout.update(extra)
     return layout
+
+
+def _year_axis(layout: dict[str, Any], data: Sequence[dict[str, Any]], lang: str) -> None:
+    """Whole years on the x axis: every year up to ten, every other year beyond (a phone
+    shows them without crowding)."""
+    years = [x for trace in data for x in (trace.get("x") or []) if isinstance(x, int)]
+    span = (max(years) - min(years)) if years else 0
+    layout["xaxis"].update({"dtick": 1 if span <= 10 else 2, "tickformat": "d",
+                            "title": {"text": t("year", lang), "font": {"size": 12}}})
 
 
 def _vline(x: float, text: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -233,7 +241,7 @@ def history_chart(
     data = _series_traces(history, forecast, measure, lang)
     layout = _layout(f"{indicator_label(indicator, lang)} — {area.get('name', '')}",
                      measure_label(measure, indicator, lang), lang=lang)
-    layout["xaxis"].update({"dtick": 1, "title": {"text": t("year", lang)}})
+    _year_axis(layout, data, lang)
     return Chart({"data": data, "layout": layout})
 
 
@@ -314,7 +322,7 @@ def multi_history_chart(
                      "hovertemplate": hover})
     layout = _layout(indicator_label(indicator, lang), measure_label(measure, indicator, lang),
                      lang=lang)
-    layout["xaxis"].update({"dtick": 1, "title": {"text": t("year", lang)}})
+    _year_axis(layout, data, lang)
     return Chart({"data": data, "layout": layout})
 
 
@@ -352,8 +360,8 @@ def multi_indicator_chart(
                             "xanchor": "left", "yanchor": "bottom", "showarrow": False,
                             "font": {"size": 13}})
     layout["annotations"] = annotations
-    layout["xaxis"].update({"dtick": 1, "title": {"text": t("year", lang)}, "anchor":
-                            f"y{n}" if n > 1 else "y"})
+    _year_axis(layout, data, lang)
+    layout["xaxis"]["anchor"] = f"y{n}" if n > 1 else "y"
     layout["legend"]["y"] = -0.08
     return Chart({"data": data, "layout": layout})
 
@@ -408,16 +416,21 @@ def profile_chart(
     national rate. ``rows``: ``label``, ``index`` (or None), ``value_text``, ``france_text``."""
     shown = [r for r in rows if r.get("index") is not None][::-1]
     colours = [FORECAST if r["index"] > 100 else "#5b8db8" for r in shown]
+    labels = [wrap_title(str(r["label"]), 24) for r in shown]
     bar = {
         "type": "bar", "orientation": "h", "base": 100,
-        "x": [r["index"] - 100 for r in shown],
-        "y": [wrap_title(str(r["label"]), 34) for r in shown],
+        "x": [r["index"] - 100 for r in shown], "y": labels,
         "marker": {"color": colours},
-        "text": [format_number(r["index"], lang, 0) for r in shown], "textposition": "outside",
-        "cliponaxis": False,
-        "customdata": [[r.get("value_text", ""), r.get("france_text", "")] for r in shown],
+        "customdata": [[r.get("value_text", ""), r.get("france_text", ""),
+                        format_number(r["index"], lang, 0)] for r in shown],
         "hovertemplate": "%{y}<br>%{customdata[0]} / France %{customdata[1]}"
-                         "<br>" + t("profile_axis", lang) + " : %{text}<extra></extra>",
+                         "<br>" + t("profile_axis", lang) + " : %{customdata[2]}<extra></extra>",
+    }
+    numbers = {  # right of the bar's end, or of the 100 line for bars below it
+        "type": "scatter", "mode": "text", "x": [max(r["index"], 100) for r in shown],
+        "y": labels, "text": [format_number(r["index"], lang, 0) for r in shown],
+        "textposition": "middle right", "hoverinfo": "skip", "cliponaxis": False,
+        "textfont": {"size": 11, "color": "#333"},
     }
     layout = _layout(title, lang=lang, height=max(360, 34 * len(shown) + 110),
                      hovermode="closest", showlegend=False)
@@ -426,7 +439,7 @@ def profile_chart(
     layout["yaxis"]["tickfont"] = {"size": 11}
     layout["shapes"] = [{"type": "line", "x0": 100, "x1": 100, "xref": "x", "y0": 0, "y1": 1,
                          "yref": "paper", "line": {"color": "#333", "width": 1.5}}]
-    return Chart({"data": [bar], "layout": layout})
+    return Chart({"data": [bar, numbers], "layout": layout})
 
 
 # -- rankings and maps --------------------------------------------------------------------------
@@ -538,7 +551,7 @@ def map_chart(comparison: dict[str, Any], outlines: Outlines, *, lang: str = "en
     hidden = {"visible": False, "fixedrange": True}
     layout = {
         "title": {"text": wrap_title(_ranking_title(comparison, lang)), "x": 0.01,
-                  "font": {"size": 15}},
+                  "font": {"size": 14}},
         "font": FONT, "height": 560, "paper_bgcolor": "white", "plot_bgcolor": "white",
         "separators": plotly_separators(lang), "dragmode": False,
         "margin": {"l": 0, "r": 0, "t": 60, "b": 70}, "hovermode": "closest",
@@ -641,7 +654,7 @@ def backtest_chart(rows: Sequence[dict[str, Any]], *, title: str, lang: str = "e
                      "line": {"color": "#888", "dash": "dot"}, "name": "y = x"})
     layout = _layout(title, t("predicted", lang), height=440, hovermode="closest",
                      showlegend=False, lang=lang)
-    layout["xaxis"]["title"] = {"text": t("actual", lang)}
+    layout["xaxis"]["title"] = {"text": t("actual", lang), "font": {"size": 12}}
     if actual and min(actual + predicted) > 0 and max(actual) / min(actual) > 100:
         layout["xaxis"]["type"] = layout["yaxis"]["type"] = "log"  # counts span decades
     return Chart({"data": data, "layout": layout})

@@ -64,12 +64,11 @@ CSS = """
 #oasis-lang {flex-grow: 0 !important; min-width: 200px !important;}
 footer {display: none !important;}
 @media (max-width: 720px) {
+  .oasis-header {flex-direction: column !important;}
+  .oasis-header > * {width: 100% !important; min-width: 0 !important;}
   .oasis-header h1 {font-size: 1.35rem;}
   .oasis-header p {font-size: 0.9rem;}
-  /* the tab bar wraps instead of hiding tabs in an overflow menu */
-  .tab-wrapper, .tab-container {flex-wrap: wrap !important; height: auto !important;
-                                overflow: visible !important;}
-  .tab-container button {flex: 0 0 auto;}
+  #oasis-lang .wrap {flex-direction: row !important;}
   /* side-by-side charts stack: each gets the full width */
   .oasis-stack {flex-direction: column !important;}
   .oasis-stack > * {width: 100% !important; min-width: 0 !important;}
@@ -239,12 +238,12 @@ def build_ui(services: Services, lang: str = DEFAULT_LANG) -> gr.Blocks:
             header = gr.Markdown(_header(services, lang), elem_id="oasis-header-text")
             language = gr.Radio(LANG_CHOICES, value=lang, label="Langue · Language",
                                 elem_id="oasis-lang", scale=0, min_width=200)
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab stays on screen
             # -- Chat -------------------------------------------------------------------------
             with gr.Tab(tr("tab_chat", lang), id="chat") as chat_tab:
                 chat_state = gr.State([])
                 chatbot = gr.Chatbot(
-                    label=tr("chat_label", lang),
+                    label=tr("chat_label", lang), show_label=False,
                     height=620,
                     examples=[{"text": q} for q in EXAMPLES],
                     placeholder=tr("chat_placeholder", lang),
@@ -279,7 +278,7 @@ def build_ui(services: Services, lang: str = DEFAULT_LANG) -> gr.Blocks:
 
             # -- Explore ----------------------------------------------------------------------
             with gr.Tab(tr("tab_explore", lang), id="explore") as explore_tab:
-                with gr.Row():
+                with gr.Row(elem_classes="oasis-stack"):
                     level = gr.Radio(_levels(EXPLORE_LEVELS, lang), value="region",
                                      label=tr("level", lang), scale=2)
                     area = gr.Dropdown(catalog.area_choices("region", lang),
@@ -288,7 +287,7 @@ def build_ui(services: Services, lang: str = DEFAULT_LANG) -> gr.Blocks:
                     indicator = gr.Dropdown(catalog.indicator_choices(lang),
                                             value=first_indicator, label=tr("indicator", lang),
                                             scale=4, filterable=True)
-                with gr.Row():
+                with gr.Row(elem_classes="oasis-stack"):
                     measure = gr.Radio(_measures(lang), value="rate_per_100k",
                                        label=tr("measure", lang), scale=3)
                     show_forecast = gr.Checkbox(True, label=tr(
@@ -324,7 +323,7 @@ def build_ui(services: Services, lang: str = DEFAULT_LANG) -> gr.Blocks:
 
             # -- Profile ----------------------------------------------------------------------
             with gr.Tab(tr("tab_profile", lang), id="profile") as profile_tab:
-                with gr.Row():
+                with gr.Row(elem_classes="oasis-stack"):
                     p_level = gr.Radio(_levels(PROFILE_LEVELS, lang), value="region",
                                        label=tr("level", lang), scale=2)
                     p_area = gr.Dropdown(catalog.area_choices("region", lang),
@@ -362,7 +361,7 @@ def build_ui(services: Services, lang: str = DEFAULT_LANG) -> gr.Blocks:
 
             # -- Compare ----------------------------------------------------------------------
             with gr.Tab(tr("tab_compare", lang), id="compare") as compare_tab:
-                with gr.Row():
+                with gr.Row(elem_classes="oasis-stack"):
                     c_indicator = gr.Dropdown(catalog.indicator_choices(lang),
                                               value=first_indicator,
                                               label=tr("indicator", lang), scale=4,
@@ -390,7 +389,7 @@ def build_ui(services: Services, lang: str = DEFAULT_LANG) -> gr.Blocks:
                 compare_table = gr.Dataframe(compare0.table, label=tr("ranking", lang),
                                              interactive=False, wrap=True)
                 several_title = gr.Markdown(tr("several_title", lang))
-                with gr.Row():
+                with gr.Row(elem_classes="oasis-stack"):
                     t_areas = gr.Dropdown(catalog.area_choices("region", lang),
                                           value=trend_areas0, multiselect=True,
                                           label=tr("several_label", lang), scale=4,
@@ -443,7 +442,7 @@ def build_ui(services: Services, lang: str = DEFAULT_LANG) -> gr.Blocks:
 
             # -- Models -----------------------------------------------------------------------
             with gr.Tab(tr("tab_models", lang), id="models") as models_tab:
-                with gr.Row():
+                with gr.Row(elem_classes="oasis-stack"):
                     m_level = gr.Radio(_levels(EXPLORE_LEVELS, lang), value="region",
                                        label=tr("level", lang), scale=3)
                     m_refresh = gr.Button(tr("refresh", lang), size="sm", scale=1)
