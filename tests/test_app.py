@@ -449,6 +449,26 @@ def test_two_indicators_chart_both_and_one_year_is_a_card(services: Services) ->
                                                                        "Île-de-France"]
 
 
+@pytest.mark.parametrize("question", ["Cambriolages et vols de véhicules en Bretagne",
+                                      "burglaries and vehicle theft in Brittany"])
+def test_chat_two_indicators_chart_both(services: Services, question: str) -> None:
+    value, _, _ = ui.respond(services, question, [])
+    figures = _plots(value)
+    assert len(figures) == 1
+    axes = {t.get("yaxis", "y") for t in figures[0]["data"]}
+    assert axes == {"y", "y2"}
+    assert [t["name"] for t in figures[0]["data"]].count(
+        "Observé" if "Cambriolages" in question else "Observed") == 2
+
+
+def test_chat_single_year_is_a_number_card(services: Services) -> None:
+    value, _, _ = ui.respond(services, "Combien de cambriolages en Bretagne en 2025 ?", [])
+    figures = _plots(value)
+    assert len(figures) == 1 and figures[0]["data"] == []  # no lone dot on empty axes
+    texts = " ".join(a["text"] for a in figures[0]["layout"]["annotations"])
+    assert "10\u202f741" in texts
+
+
 def test_long_titles_wrap_for_phones() -> None:
     title = charts.wrap_title("Escroqueries et fraudes aux moyens de paiement — "
                               "Provence-Alpes-Côte d'Azur")

@@ -197,6 +197,7 @@ def test_every_tab_in_chromium(app_url: str, browser: Any, size: str, lang: str)
         _shot(page, f"{prefix}_5_models")
 
         _tab(page, tabs[5])
+        page.locator("#oasis-about").get_by_text("/mcp").first.wait_for(timeout=20_000)
         about = page.locator("#oasis-about").inner_text()
         assert "/mcp" in about
         assert ("n'est pas toute la délinquance" in about) == (lang == "fr")
@@ -205,4 +206,4 @@ def test_every_tab_in_chromium(app_url: str, browser: Any, size: str, lang: str)
         context.close()
         (OUTPUT / "page_ready.json").write_text(json.dumps(READY, indent=1), encoding="utf-8")
     # Generous: the figure itself is reported (page_ready.json, benchmarks/bench_app.py).
-    assert READY[prefix] < 15
+    assert READY[prefix] < 30  # a page that never settles; not a speed target (machine shared)
