@@ -40,11 +40,9 @@ class Catalog:
     from_data: bool = False
 
     def area_choices(self, level: str, lang: str = "fr") -> list[tuple[str, str]]:
-        """(name (code), code), with the English name where the geography has one."""
-        def name(a: dict[str, Any]) -> str:
-            return str((a.get("name_en") if lang == "en" else None) or a["name"])
-
-        return [(f"{name(a)} ({a['code']})", a["code"]) for a in self.areas.get(level, [])]
+        """(name (code), code): official names in both languages, as the charts and tables
+        (the tools' ``name``) show them."""
+        return [(f"{a['name']} ({a['code']})", a["code"]) for a in self.areas.get(level, [])]
 
     def indicator_choices(self, lang: str = "fr") -> list[tuple[str, str]]:
         """(label in ``lang``, slug): the official French label, or the catalogue's English."""
