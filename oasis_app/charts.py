@@ -35,6 +35,11 @@ def t(key: str, lang: str) -> str:
     return tr(key, lang)
 
 
+def colon(lang: str) -> str:
+    """French puts a space before a colon; English does not."""
+    return " : " if lang == "fr" else ": "
+
+
 @dataclass
 class Chart:
     """A Plotly figure as a JSON-ready dict."""
@@ -424,7 +429,8 @@ def profile_chart(
         "customdata": [[r.get("value_text", ""), r.get("france_text", ""),
                         format_number(r["index"], lang, 0)] for r in shown],
         "hovertemplate": "%{y}<br>%{customdata[0]} / France %{customdata[1]}"
-                         "<br>" + t("profile_axis", lang) + " : %{customdata[2]}<extra></extra>",
+                         "<br>" + t("profile_axis", lang) + colon(lang) + "%{customdata[2]}"
+                         "<extra></extra>",
     }
     numbers = {  # right of the bar's end, or of the 100 line for bars below it
         "type": "scatter", "mode": "text", "x": [max(r["index"], 100) for r in shown],
@@ -472,7 +478,7 @@ def ranking_chart(
         "marker": {"color": [FORECAST if r["code"] in highlight else OBSERVED for r in rows]},
         "text": [_format(r["value"], measure, lang) for r in rows], "textposition": "outside",
         "cliponaxis": False,
-        "hovertemplate": f"%{{y}} : %{{x:{_hover_format(measure)}}}<extra></extra>",
+        "hovertemplate": f"%{{y}}{colon(lang)}%{{x:{_hover_format(measure)}}}<extra></extra>",
     }
     height = min(max(320, 26 * len(rows) + 120), 2900)
     layout = _layout(title or _ranking_title(comparison, lang), height=height,
@@ -519,7 +525,7 @@ def map_chart(comparison: dict[str, Any], outlines: Outlines, *, lang: str = "en
     for shape in outlines.shapes:
         row = rows.get(shape.code, {})
         value = row.get("value")
-        label = f"{row.get('name', shape.name)} : " + _format(value, measure, lang)
+        label = f"{row.get('name', shape.name)}{colon(lang)}" + _format(value, measure, lang)
         if row.get("rank"):
             label += f" (#{row['rank']})"
         data.append({
@@ -598,7 +604,8 @@ def calibration_chart(metrics: dict[str, Any], *, lang: str = "en") -> Chart:
                      "name": f"{t('coverage', lang)} {format_pct(nominal, lang, 0)}",
                      "marker": {"color": colour},
                      "text": [format_pct(y, lang, 0) for y in ys], "textposition": "outside",
-                     "hovertemplate": "%{x} : %{y:.0f} %<extra></extra>"})
+                     "hovertemplate": "%{x}" + colon(lang) + "%{y:.0f}"
+                                      + ("\u202f%" if lang == "fr" else "%") + "<extra></extra>"})
     layout = _layout(t("calibration", lang), "%", height=380, hovermode="closest",
                      barmode="group", lang=lang)
     layout["yaxis"]["range"] = [0, 105]
@@ -625,7 +632,7 @@ def leaderboard_chart(board: dict[str, Any], *, lang: str = "en") -> Chart:
         "x": [c["mase"] for c in rows], "y": [c["name"] for c in rows],
         "marker": {"color": [FORECAST if c["name"] == champion else OBSERVED for c in rows]},
         "text": [format_number(c["mase"], lang, 3) for c in rows], "textposition": "outside",
-        "cliponaxis": False, "hovertemplate": "%{y} : %{x:.3f}<extra></extra>",
+        "cliponaxis": False, "hovertemplate": "%{y}" + colon(lang) + "%{x:.3f}<extra></extra>",
     }
     layout = _layout(f"MASE — {level_label(str(board.get('level', '')), lang)}",
                      height=max(300, 34 * len(rows) + 120), hovermode="closest",

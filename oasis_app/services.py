@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from oasis_app.bridge import MCPBridge
 from oasis_app.chat import ChatEngine
-from oasis_app.i18n import tr
 from oasis_app.llm import LLMSettings, ToolCallingAssistant
-from oasis_mcp.artifacts import MAX_FORECAST_YEAR
 from oasis_mcp.assistant import DEFAULT_LAST_YEAR
 
 if TYPE_CHECKING:
@@ -28,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEVELS = ("region", "department", "country")
+MAX_FORECAST_YEAR = 2030
 
 
 @dataclass
@@ -54,6 +53,8 @@ class Catalog:
         return MAX_FORECAST_YEAR
 
     def year_choices(self, lang: str = "en", *, forecasts: bool = True) -> list[tuple[str, int]]:
+        from oasis_app.i18n import tr
+
         years = [(str(y), y) for y in range(self.first_year, self.last_year + 1)]
         if forecasts:
             word = tr("forecast_year", lang)

@@ -223,14 +223,19 @@ def profile(
     failed: list[str] = []
     name, shown_year, first_error = area, year, ""
     notes: list[str] = []
+    requests: list[tuple[str, dict[str, Any] | None]] = []
     for indicator in catalog.indicators:
-        results: dict[str, dict[str, Any]] = {}
         for measure in MEASURES:
             args: dict[str, Any] = {"indicator": indicator["slug"], "level": level,
                                     "areas": [area], "measure": measure}
             if year:
                 args["year"] = int(year)
-            outcome = services.bridge.call("compare_regions", args)
+            requests.append(("compare_regions", args))
+    outcomes = iter(services.bridge.call_many(requests))  # 18 indicators x 3 measures
+    for indicator in catalog.indicators:
+        results: dict[str, dict[str, Any]] = {}
+        for measure in MEASURES:
+            outcome = next(outcomes)
             view.calls.append(outcome)
             if outcome.ok and outcome.data and outcome.data.get("ranking"):
                 results[measure] = outcome.data
@@ -353,14 +358,12 @@ def compare(
         args["areas"] = [a["code"] for a in listing.data.get("areas", [])]
         region_name = str((listing.data.get("region") or {}).get("name", region))
     results: dict[str, dict[str, Any]] = {}
-    main: ToolOutcome | None = None
-    for m in [measure, *(x for x in MEASURES if x != measure)]:
-        outcome = services.bridge.call("compare_regions", {**args, "measure": m})
-        view.calls.append(outcome)
-        if m == measure:
-            main = outcome
-            if not outcome.ok or not outcome.data:
-                break
+    order = [measure, *(x for x in MEASURES if x != measure)]  # the ranked measure first
+    outcomes = services.bridge.call_many([("compare_regions", {**args, "measure": m})
+                                          for m in order])
+    view.calls += outcomes
+    main: ToolOutcome | None = outcomes[0]
+    for m, outcome in zip(order, outcomes, strict=True):
         if outcome.ok and outcome.data:
             results[m] = outcome.data
     if main is None or not main.ok or not main.data:
@@ -470,20 +473,23 @@ def trends(
         return view
     histories = []
     problems = []
-    for area in list(areas)[:8]:
-        outcome = services.bridge.call("get_history", {"area": area, "indicator": indicator,
-                                                       "level": level})
-        view.calls.append(outcome)
+    requests: list[tuple[str, dict[str, Any] | None]] = [
+        ("get_history", {"area": area, "indicator": indicator, "level": level})
+        for area in list(areas)[:8]]
+    if with_france:
+        requests.append(("get_history", {"area": "FR", "indicator": indicator,
+                                         "level": "country"}))
+    outcomes = services.bridge.call_many(requests)
+    view.calls += outcomes
+    reference = None
+    if with_france:
+        france = outcomes.pop()
+        reference = france.data if france.ok else None
+    for outcome in outcomes:
         if outcome.ok and outcome.data:
             histories.append(outcome.data)
         else:
             problems.append(_problem(outcome, lang))
-    reference = None
-    if with_france and histories:
-        outcome = services.bridge.call("get_history", {"area": "FR", "indicator": indicator,
-                                                       "level": "country"})
-        view.calls.append(outcome)
-        reference = outcome.data if outcome.ok else None
     if not histories:
         view.message = "\n\n".join(problems) or tr("no_data", lang)
         view.charts = [charts.message_chart(tr("no_data", lang))]

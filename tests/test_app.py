@@ -469,6 +469,22 @@ def test_chat_single_year_is_a_number_card(services: Services) -> None:
     assert "10\u202f741" in texts
 
 
+def test_call_many_keeps_order_and_isolates_errors(services: Services) -> None:
+    outcomes = services.bridge.call_many([
+        ("get_history", {"area": "53", "indicator": "burglary"}),
+        ("get_history", {"area": "Atlantis", "indicator": "burglary"}),
+        ("compare_regions", {"indicator": "burglary", "areas": ["29"], "level": "department"}),
+        ("no_such_tool", {}),
+    ])
+    assert [o.name for o in outcomes] == ["get_history", "get_history", "compare_regions",
+                                          "no_such_tool"]
+    assert [o.ok for o in outcomes] == [True, False, True, False]
+    assert outcomes[0].data and outcomes[0].data["area"]["name"] == "Bretagne"
+    assert "Atlantis" in outcomes[1].error
+    assert outcomes[2].data and outcomes[2].data["ranking"][0]["name"] == "Finistère"
+    assert services.bridge.call_many([]) == []
+
+
 def test_long_titles_wrap_for_phones() -> None:
     title = charts.wrap_title("Escroqueries et fraudes aux moyens de paiement — "
                               "Provence-Alpes-Côte d'Azur")
