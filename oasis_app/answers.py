@@ -11,7 +11,7 @@ from typing import Any
 
 from oasis_app import charts
 from oasis_app.bridge import ToolOutcome
-from oasis_mcp.assistant import LABEL_EN, Plan
+from oasis_app.planner import Plan
 
 MAX_RANKING_BARS = 20
 SMALL_COUNT = 20
@@ -67,7 +67,7 @@ def friendly(error: str, lang: str) -> str:
 def label(indicator: dict[str, Any], lang: str) -> str:
     if lang == "fr":
         return str(indicator.get("label_fr", ""))
-    return LABEL_EN.get(str(indicator.get("label_fr")), str(indicator.get("label_en", "")))
+    return str(indicator.get("label_en") or indicator.get("label_fr", ""))
 
 
 def rate_unit(indicator: dict[str, Any], lang: str) -> str:
@@ -86,6 +86,28 @@ def measure_unit(measure: str, indicator: dict[str, Any], lang: str) -> str:
             return "pour 1 000 logements" if dwellings else "pour 1 000 habitants"
         return "per 1,000 dwellings" if dwellings else "per 1,000 inhabitants"
     return rate_unit(indicator, lang)
+
+
+def rate_pair(rate_per_100k: float | None, indicator: dict[str, Any], lang: str) -> str:
+    """A rate per 100,000 with the rate per 1,000 that SSMSI publishes beside it:
+    ``534,1 pour 100 000 logements ; 5,34 pour 1 000 logements``."""
+    if rate_per_100k is None:
+        return "–"
+    per_1000 = num(float(rate_per_100k) / 100, lang, 2)
+    return say(lang,
+               f"{num(rate_per_100k, lang)} {rate_unit(indicator, lang)} ; {per_1000} "
+               f"{measure_unit('rate_per_1000', indicator, lang)}",
+               f"{num(rate_per_100k, lang)} {rate_unit(indicator, lang)}; {per_1000} "
+               f"{measure_unit('rate_per_1000', indicator, lang)}")
+
+
+def mase_words(mase: float | None, lang: str) -> str:
+    """A backtest MASE in plain words (the mean error over the series' usual yearly change)."""
+    return say(lang,
+               f"une erreur moyenne de {num(mase, lang, 2)} fois la variation habituelle d'une "
+               "année sur l'autre (MASE)",
+               f"an average error of {num(mase, lang, 2)} times the series' usual change from "
+               "one year to the next (MASE)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,6 +257,8 @@ def _series(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Rep
     histories = [o.data for o in by_name.get("get_history", []) if o.data]
     forecasts = [o.data for o in by_name.get("forecast", []) if o.data]
     sentences, notes = _describe(histories, forecasts, lang)
+    if plan.accuracy:  # "How reliable is your forecast for drug use in Paris?"
+        sentences = [_reliability(f, lang) for f in forecasts] + sentences
     source = _edition(histories[0] if histories else forecasts[0], lang)
     # Two indicators: one panel each; one year: a number card (charts.series_chart decides).
     shown = [h for h in histories if h.get("points")]
@@ -287,13 +311,11 @@ def _history_sentence(history: dict[str, Any], lang: str) -> str:
         return say(lang, f"Aucune donnée pour {what} ({area}) sur cette période.",
                    f"No data for {what} ({area}) in that period.")
     last = points[-1]
-    unit = rate_unit(indicator, lang)
+    rates = rate_pair(last.get("rate_per_100k"), indicator, lang)
     head = say(
         lang,
-        f"{what} — {area} : {num(last['count'], lang, 0)} en {last['year']} "
-        f"({num(last.get('rate_per_100k'), lang)} {unit})",
-        f"{what} — {area}: {num(last['count'], lang, 0)} in {last['year']} "
-        f"({num(last.get('rate_per_100k'), lang)} {unit})",
+        f"{what} — {area} : {num(last['count'], lang, 0)} en {last['year']} ({rates})",
+        f"{what} — {area}: {num(last['count'], lang, 0)} in {last['year']} ({rates})",
     )
     if len(points) == 1:
         return head + "."
@@ -392,18 +414,70 @@ def _forecast_sentence(forecast: dict[str, Any], lang: str) -> str:
         ratio = num(model["ratio_to_naive"], lang, 2)
         text += say(
             lang,
-            f" Modèle {model.get('name')} : en backtest, son erreur vaut {ratio} fois celle de "
-            f"la prévision naïve (< 1 = meilleur que naïf).",
-            f" Model {model.get('name')}: in backtests its error was {ratio} times the naive "
-            f"forecast's (< 1 beats naive).",
+            f" Modèle {model.get('name')} : en backtest, sur l'ensemble des indicateurs de ce "
+            f"niveau, son erreur vaut {ratio} fois celle de la prévision naïve (< 1 = meilleur "
+            f"que naïf).",
+            f" Model {model.get('name')}: in backtests, across all indicators of this level, its "
+            f"error was {ratio} times the naive forecast's (< 1 beats naive).",
         )
     elif model.get("backtested") and model.get("mase") is not None:
-        text += say(lang, f" Modèle {model.get('name')} : MASE {num(model['mase'], lang, 2)} en "
-                    "backtest.", f" Model {model.get('name')}: backtest MASE "
-                    f"{num(model['mase'], lang, 2)}.")
+        text += say(lang, f" Modèle {model.get('name')} : en backtest, "
+                    f"{mase_words(model['mase'], lang)}.", f" Model {model.get('name')}: in "
+                    f"backtests, {mase_words(model['mase'], lang)}.")
     elif model:
         text += say(lang, " Ce niveau n'a pas été évalué en backtest.",
                     " This level was not backtested.")
+    return text
+
+
+def _reliability(forecast: dict[str, Any], lang: str) -> str:
+    """How good this forecast was in backtests, on its own indicator first (the figures the
+    forecast tool returns for it), the level-wide figure only beside them."""
+    model = forecast.get("model", {})
+    what = label(forecast.get("indicator", {}), lang)
+    area = forecast.get("area", {}).get("name", "")
+    if not model.get("backtested"):
+        return say(lang, f"Fiabilité de la prévision ({what}, {area}) : ce niveau n'a pas été "
+                   "évalué en backtest, elle n'a donc pas de mesure d'erreur.",
+                   f"Reliability of the forecast ({what}, {area}): this level was not "
+                   "backtested, so there is no measured error.")
+    mase = model.get("indicator_mase")
+    cov80, cov95 = model.get("indicator_coverage_80"), model.get("indicator_coverage_95")
+    if mase is None:
+        mase, cov80, cov95 = model.get("mase"), model.get("coverage_80"), model.get("coverage_95")
+        scope = say(lang, "sur l'ensemble des indicateurs de ce niveau (pas de chiffre propre à "
+                    "cet indicateur)", "across all indicators of this level (no figure for this "
+                    "indicator alone)")
+    else:
+        scope = say(lang, f"sur cet indicateur ({num(model.get('indicator_n_backtest'), lang, 0)}"
+                    " prévisions vérifiées)", f"on this indicator "
+                    f"({num(model.get('indicator_n_backtest'), lang, 0)} forecasts checked)")
+    text = say(
+        lang,
+        f"Fiabilité de la prévision — {what}, {area} : en backtest (des prévisions faites sur "
+        f"le passé puis comparées à ce qui s'est produit), le modèle {model.get('name')} a eu "
+        f"{scope} {mase_words(mase, lang)}",
+        f"Reliability of the forecast — {what}, {area}: in backtests (forecasts made on past "
+        f"data, then checked against what happened), the {model.get('name')} model had {scope} "
+        f"{mase_words(mase, lang)}",
+    )
+    if cov80 is not None and cov95 is not None:
+        text += say(
+            lang,
+            f" ; ses intervalles à 80 % ont contenu {num(_as_pct(cov80), lang, 0)} % des valeurs "
+            f"réelles et ceux à 95 % {num(_as_pct(cov95), lang, 0)} %",
+            f"; its 80% intervals contained {num(_as_pct(cov80), lang, 0)}% of actual values "
+            f"and its 95% intervals {num(_as_pct(cov95), lang, 0)}%",
+        )
+        if float(cov80) < 0.75 or float(cov95) < 0.9:
+            text += say(lang, " : des intervalles trop étroits pour cet indicateur, à lire comme "
+                        "un minimum d'incertitude", ": intervals too narrow for this indicator, "
+                        "to be read as a minimum of uncertainty")
+    text += "."
+    if model.get("indicator_mase") is not None and model.get("mase") is not None:
+        text += say(lang, f" Pour comparaison, sur tous les indicateurs de ce niveau : MASE "
+                    f"{num(model['mase'], lang, 2)}.", f" For comparison, across all indicators "
+                    f"of this level: MASE {num(model['mase'], lang, 2)}.")
     return text
 
 
@@ -448,8 +522,10 @@ def _ranking(
     lead = ordered[: max(1, min(n, 10))]
     listed = ", ".join(f"{r['name']} ({num(r['value'], lang, digits)})" for r in lead)
     forecast_word = say(lang, " (prévision)", " (forecast)") if data.get("is_forecast") else ""
-    by_level = say(lang, "par région" if data.get("level") == "region" else "par département",
-                   "by region" if data.get("level") == "region" else "by department")
+    level_words = {"region": ("par région", "by region"), "commune": ("par commune", "by commune"),
+                   "country": ("par pays", "by country")}
+    by_level = say(lang, *level_words.get(str(data.get("level")),
+                                          ("par département", "by department")))
     if measure == "count":
         kind = say(lang, "plus grand nombre" if plan.extremum == "max" else "plus petit nombre",
                    "highest number" if plan.extremum == "max" else "lowest number")
@@ -550,20 +626,26 @@ def _models(data: dict[str, Any], lang: str) -> Reply:
         ratio = num(board.get("champion_ratio_to_naive"), lang, 2)
         sentences.append(say(
             lang,
-            f"Niveau {level} : le modèle retenu est {champion}, MASE "
-            f"{num(cand.get('mase'), lang, 2)}, soit {ratio} fois l'erreur de la prévision "
-            f"naïve (< 1 = meilleur que naïf) ; ses intervalles 80 % ont couvert "
+            f"Niveau {level} : le modèle retenu est {champion}, avec "
+            f"{mase_words(cand.get('mase'), lang)}, soit {ratio} fois l'erreur de la prévision "
+            f"naïve « comme l'an dernier » (< 1 = meilleur que naïf) ; ses intervalles 80 % ont "
+            f"couvert "
             f"{num(_as_pct(cov80), lang, 0)} % des valeurs réelles et ses intervalles 95 % "
             f"{num(_as_pct(cov95), lang, 0)} %.",
-            f"{str(level).capitalize()}: the champion is {champion}, MASE "
-            f"{num(cand.get('mase'), lang, 2)}, i.e. {ratio} times the naive forecast's error "
-            f"(< 1 beats naive); its 80% intervals covered {num(_as_pct(cov80), lang, 0)}% of "
+            f"{str(level).capitalize()}: the champion is {champion}, with "
+            f"{mase_words(cand.get('mase'), lang)}, i.e. {ratio} times the error of the naive "
+            f"'same as last year' forecast (< 1 beats naive); its 80% intervals covered "
+            f"{num(_as_pct(cov80), lang, 0)}% of "
             f"actual values and its 95% intervals {num(_as_pct(cov95), lang, 0)}%.",
         ))
     protocol = data.get("protocol") or {}
     if protocol:
-        sentences.append(say(lang, "Évaluation par backtest à origine glissante.",
-                             "Measured by rolling-origin backtests."))
+        sentences.append(say(lang, "Évaluation par backtest à origine glissante : les modèles "
+                             "prévoient des années passées à partir des seules années "
+                             "d'avant, puis sont comparés aux chiffres réels.",
+                             "Measured by rolling-origin backtests: the models forecast past "
+                             "years from the years before them only, then are compared with "
+                             "the actual figures."))
     figure = charts.calibration_chart(data, lang=lang) if data.get("levels") else None
     return Reply(" ".join(sentences), figure, _warnings(data, lang))
 

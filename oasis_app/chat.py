@@ -17,11 +17,12 @@ from oasis_app import answers
 from oasis_app.bridge import MCPBridge, ToolOutcome
 from oasis_app.charts import Chart
 from oasis_app.llm import ToolCallingAssistant
-from oasis_mcp.assistant import DEFAULT_LAST_YEAR, follow_up, understand
+from oasis_app.planner import DEFAULT_LAST_YEAR, MAX_QUESTION_CHARS, follow_up, understand
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION = 1000
+MAX_QUESTION = MAX_QUESTION_CHARS
+"""The planner reads this much (and says so beyond); a long paste is searched for its question."""
 
 
 @dataclass
@@ -47,10 +48,44 @@ class ChatEngine:
         self.bridge = bridge
         self.llm = llm
         self.last_year = last_year
+        self._forecast_from: int | None = None
+        self._forecast_from_read = False
+        self._communes: bool | None = None
+
+    @property
+    def forecast_from(self) -> int | None:
+        """The last year of the data the forecasts were trained on (model_metrics' last_year,
+        read once): the forecast tool counts its horizon from it. None when unknown (no
+        artifacts): the planner then counts from the data's last year."""
+        if not self._forecast_from_read:
+            self._forecast_from_read = True
+            metrics = self.bridge.call("model_metrics")
+            value = (metrics.data or {}).get("last_year") if metrics.ok else None
+            self._forecast_from = value if isinstance(value, int) else None
+        return self._forecast_from
+
+    @forecast_from.setter
+    def forecast_from(self, year: int | None) -> None:
+        self._forecast_from, self._forecast_from_read = year, True
+
+    @property
+    def communes(self) -> bool:
+        """Whether the server serves the commune level (its find_area tool searches communes:
+        the communal file is installed), asked once."""
+        if self._communes is None:
+            found = self.bridge.call("find_area", {"query": "Paris", "limit": 1})
+            warnings = (found.data or {}).get("warnings", []) if found.ok else []
+            self._communes = found.ok and not any(
+                "communes are not searched" in str(w).lower() for w in warnings)
+        return self._communes
+
+    @communes.setter
+    def communes(self, served: bool) -> None:
+        self._communes = served
 
     def ask(self, question: str, history: Sequence[Mapping[str, str]] = ()) -> ChatTurn:
         started = time.perf_counter()
-        question = (question or "").strip()[:MAX_QUESTION]
+        question = (question or "").strip()
         turn = None
         if self.llm is not None and question:
             turn = self._ask_model(question, history)
@@ -71,8 +106,10 @@ class ChatEngine:
         # "and in Normandy?", "et en 2030 ?": a short follow-up is read with the questions before.
         previous = [m["content"] for m in history
                     if m.get("role") == "user" and isinstance(m.get("content"), str)]
-        plan = (follow_up(question, previous, last_year=self.last_year)
-                or understand(question, last_year=self.last_year))
+        last, since, communes = self.last_year, self.forecast_from, self.communes
+        plan = (follow_up(question, previous, last_year=last, forecast_from=since,
+                          communes=communes)
+                or understand(question, last_year=last, forecast_from=since, communes=communes))
         outcomes = [self.bridge.call(call.name, call.arguments) for call in plan.calls]
         reply = answers.compose(plan, outcomes)
         return ChatTurn(question, plan.language, outcomes, reply.text, reply.figure,
@@ -80,7 +117,7 @@ class ChatEngine:
 
     def _ask_model(self, question: str, history: Sequence[Mapping[str, str]]) -> ChatTurn | None:
         assert self.llm is not None
-        result = self.llm.run(question, history)
+        result = self.llm.run(question[:MAX_QUESTION], history)
         if result is None:
             return None
         language = understand(question, last_year=self.last_year).language

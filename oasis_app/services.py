@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from oasis_app.bridge import MCPBridge
 from oasis_app.chat import ChatEngine
 from oasis_app.llm import LLMSettings, ToolCallingAssistant
-from oasis_mcp.assistant import DEFAULT_LAST_YEAR
+from oasis_app.planner import DEFAULT_LAST_YEAR
+from oasis_mcp.data.coverage import FIRST_YEAR, LAST_FORECAST_YEAR
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -26,14 +27,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEVELS = ("region", "department", "country")
-MAX_FORECAST_YEAR = 2030
+MAX_FORECAST_YEAR = LAST_FORECAST_YEAR
 
 
 @dataclass
 class Catalog:
     areas: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     indicators: list[dict[str, Any]] = field(default_factory=list)
-    first_year: int = 2016
+    first_year: int = FIRST_YEAR
     last_year: int = DEFAULT_LAST_YEAR
     edition: str = ""
     from_data: bool = False

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from oasis_mcp import config
+from oasis_mcp.data.coverage import LAST_FORECAST_YEAR
 from oasis_mcp.errors import ArtifactsError
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ FORECASTS_FILE = "forecasts.csv.gz"
 METRICS_FILE = "metrics.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
 BACKTEST_FILE = "backtest.csv.gz"
-MAX_FORECAST_YEAR = 2030
+MAX_FORECAST_YEAR = LAST_FORECAST_YEAR
 
 VALUE_COLUMNS = (
     "count", "lo_80", "hi_80", "lo_95", "hi_95",

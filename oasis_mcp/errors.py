@@ -29,7 +29,11 @@ class DataNotFoundError(OasisError):
 
 
 class DownloadError(OasisError):
-    """Fetching or installing new data failed; the previous files are untouched."""
+    """Fetching or installing new data failed; the previous files are untouched.
+
+    ``exit_code`` is what ``oasis-mcp data update`` exits with (see its ``--help``)."""
+
+    exit_code: int = 1
 
 
 class ArtifactsError(OasisError):

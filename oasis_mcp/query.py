@@ -19,6 +19,7 @@ import numpy as np
 
 from oasis_mcp.artifacts import MAX_FORECAST_YEAR, Artifacts
 from oasis_mcp.data import geography
+from oasis_mcp.data.coverage import FIRST_YEAR
 from oasis_mcp.data.dataset import Dataset
 from oasis_mcp.data.geography import Area
 from oasis_mcp.data.indicators import GENERAL_CAVEATS as INDICATOR_GENERAL_CAVEATS
@@ -48,7 +49,7 @@ from oasis_mcp.schemas import (
 )
 
 T = TypeVar("T")
-BASE_YEAR = 2016
+BASE_YEAR = FIRST_YEAR
 LEVEL_ORDER: tuple[Level, ...] = ("country", "region", "department")
 LAST_OBSERVED_SHOWN = 3
 NATIONAL_CODE = "FR"

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
 Level = Literal["country", "region", "department"]
+AreaLevel = Literal["country", "region", "department", "commune"]
+"""Levels an area can be of: the commune level is served from the SSMSI communal file."""
 Measure = Literal["rate_per_100k", "count", "rate_per_1000"]
 
 
@@ -62,9 +64,10 @@ def _deref(node: Any, defs: dict[str, Any]) -> Any:
 
 
 class AreaRef(_Model):
-    code: str = Field(description="Official code: FR/FM (country), INSEE region or department code")
+    code: str = Field(description="Official code: FR/FM (country), INSEE region, department or "
+                      "commune code")
     name: str
-    level: Level
+    level: AreaLevel
 
 
 class IndicatorRef(_Model):
@@ -82,21 +85,35 @@ class AreaInfo(_Model):
     code: str
     name: str
     name_en: str | None = None
-    level: Level
+    level: AreaLevel
     region_code: str | None = Field(None, description="Parent region (departments only)")
     population: int | None = Field(
         None, description="INSEE population used for the last data year (lags it by ~2 years)"
     )
+    department_code: str | None = Field(None, description="Department (communes only)")
+    parent_code: str | None = Field(
+        None, description="Communes only: the commune of a municipal arrondissement (Paris, Lyon, "
+        "Marseille), or the current commune of a former one"
+    )
 
 
 class AreaList(_Model):
-    level: Level
+    level: AreaLevel
     region: Annotated[AreaRef | None, inline(AreaRef | None)] = Field(
         None, description="The region the list is restricted to"
     )
     count: int
     areas: Annotated[list[AreaInfo], inline(list[AreaInfo])]
     edition: str = Field(description="Data edition the populations come from")
+    department: Annotated[AreaRef | None, inline(AreaRef | None)] = Field(
+        None, description="Communes only: the department listed"
+    )
+    total: int | None = Field(None, description="Communes only: how many in all (paged)")
+    offset: int | None = Field(None, description="Communes only: index of the first one shown")
+    next_offset: int | None = Field(
+        None, description="Communes only: offset of the next page (null on the last page)"
+    )
+    warnings: list[str] = Field(default_factory=list)
 
 
 # --- list_indicators -------------------------------------------------------------------------
@@ -128,6 +145,15 @@ class HistoryPoint(_Model):
     rate_per_100k: float | None
 
 
+class WithheldYear(_Model):
+    year: int
+    complement_count: float | None = Field(
+        None, description="NOT this commune's count: the SSMSI's average over the department's "
+        "withheld communes that year, published in its place"
+    )
+    complement_rate_per_1000: float | None = None
+
+
 class HistoryResult(_Model):
     area: Annotated[AreaRef, inline(AreaRef)]
     indicator: Annotated[IndicatorRef, inline(IndicatorRef)]
@@ -146,6 +172,13 @@ class HistoryResult(_Model):
         default_factory=list,
         description="How the query was read when it may not be what was meant (e.g. a number "
         "read as a region code that is also a department number)",
+    )
+    withheld: Annotated[list[WithheldYear], inline(list[WithheldYear])] = Field(
+        default_factory=list,
+        description="Communes only: years not published (small counts; never 0, not in points)",
+    )
+    geography_year: int | None = Field(
+        None, description="Communes only: the geography (commune boundaries) of the file"
     )
 
 
@@ -168,7 +201,7 @@ class ForecastPoint(_Model):
 
 class ModelSummary(_Model):
     name: str = Field(description="The champion model for this level")
-    level: Level
+    level: AreaLevel
     backtested: bool
     mase: float | None = Field(
         None, description="Backtest MASE: error scaled by the in-sample one-step naive error "
@@ -222,6 +255,7 @@ class RankedArea(_Model):
     code: str
     name: str
     value: float | None
+    population: int | None = Field(None, description="Communes only: INSEE population")
     change_vs_previous_pct: float | None = Field(None, description="Change vs the previous year, %")
     change_vs_2016_pct: float | None = Field(None, description="Change vs 2016, %")
 
@@ -236,7 +270,7 @@ class ReferenceValue(_Model):
 
 class ComparisonResult(_Model):
     indicator: Annotated[IndicatorRef, inline(IndicatorRef)]
-    level: Level
+    level: AreaLevel
     year: int
     is_forecast: bool = Field(description="True when the values are point forecasts")
     measure: Measure
@@ -250,6 +284,43 @@ class ComparisonResult(_Model):
     edition: str
     warnings: list[str]
     caveats: list[str]
+    within: Annotated[AreaRef | None, inline(AreaRef | None)] = Field(
+        None, description="Communes only: the department or region whose communes are ranked"
+    )
+    min_population: int | None = Field(
+        None, description="Communes only: communes below this population are left out"
+    )
+    not_ranked: dict[str, int] = Field(
+        default_factory=dict,
+        description="Communes only: how many were left out, by reason (withheld, "
+        "below_min_population, not_in_file)",
+    )
+    count_ranking: Annotated[list[RankedArea] | None, inline(list[RankedArea] | None)] = Field(
+        None, description="Communes only, for rate rankings: the ranking by count (all "
+        "populations), beside the rate ranking"
+    )
+    coverage_pct: float | None = Field(
+        None, description="Communes only: share of the published total of the department "
+        "(region, France) that its published communes add up to (withheld communes are missing)"
+    )
+
+
+# --- find_area -------------------------------------------------------------------------------
+
+
+class AreaMatch(_Model):
+    code: str
+    name: str
+    level: AreaLevel
+    department_code: str | None = None
+    population: int | None = None
+    in_data: bool = Field(description="True when the data has figures for it")
+
+
+class AreaSearchResult(_Model):
+    query: str
+    matches: Annotated[list[AreaMatch], inline(list[AreaMatch])]
+    warnings: list[str] = Field(default_factory=list)
 
 
 # --- model_metrics ---------------------------------------------------------------------------

@@ -88,6 +88,12 @@ def _describe_data_dir(data_dir: str | None) -> str:
             "`oasis-mcp data update` or point %s/--data-dir at the SSMSI files",
             where, config.DATA_DIR_ENV,
         )
+    else:
+        from oasis_mcp.data.update_state import update_status
+
+        status = update_status(path)  # an interrupted or failed `data update`
+        if status:
+            log.warning("%s", status)
     return where
 
 

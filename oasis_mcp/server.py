@@ -30,7 +30,9 @@ from oasis_mcp import __version__, config
 from oasis_mcp.artifacts import Artifacts, load_artifacts, read_backtest, signature
 from oasis_mcp.errors import ArtifactsError, OasisError
 from oasis_mcp.schemas import (
+    AreaLevel,
     AreaList,
+    AreaSearchResult,
     ComparisonResult,
     ForecastResult,
     HistoryResult,
@@ -41,6 +43,7 @@ from oasis_mcp.schemas import (
 )
 
 if TYPE_CHECKING:
+    from oasis_mcp.data.communes import CommuneLevel
     from oasis_mcp.query import DataIndex
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,9 @@ INSTRUCTIONS = (
     "French recorded-crime statistics (SSMSI, police and gendarmerie, data.gouv.fr) for France, "
     "its 18 regions and 101 departments, yearly since 2016, with forecasts to 2030. "
     "Areas and indicators can be named in French or English (codes, names, slugs, aliases). "
+    "Communes (level='commune', when the communal file is installed) are named by INSEE code or "
+    "by name with their department ('Saint-Denis (93)'); find_area searches names; small "
+    "commune counts are withheld by the SSMSI (never 0). "
     "get_history for observed figures, compare_regions to rank areas, forecast for future years "
     "(always report the intervals and the model's backtest accuracy), model_metrics for the "
     "models' track record. Say which data edition you used and mention the caveats returned, in "
@@ -90,6 +96,11 @@ IndicatorArg = Annotated[
 LevelArg = Annotated[
     Level,
     Field(description="'region' (18), 'department' (101) or 'country' (FR, FM metropolitan)"),
+]
+AnyLevelArg = Annotated[
+    AreaLevel,
+    Field(description="'region' (18), 'department' (101), 'country' (FR, FM metropolitan) or "
+          "'commune' (about 35,000; INSEE code or 'Name (department)', from the communal file)"),
 ]
 MeasureArg = Annotated[
     Measure,
@@ -188,6 +199,21 @@ def query() -> ModuleType:
     from oasis_mcp import query as module
 
     return module
+
+
+def commune_query() -> ModuleType:
+    """The commune query layer, imported on the first commune request."""
+    from oasis_mcp import query_communes as module
+
+    return module
+
+
+async def commune_level(state: ServerState, idx: DataIndex) -> CommuneLevel:
+    """The commune level of the server's data directory, loaded on the first commune request
+    (raises a DataNotFoundError saying how to get the communal file when there is none)."""
+    from oasis_mcp.data.communes import commune_level as load
+
+    return await anyio.to_thread.run_sync(lambda: load(state.data_dir, idx.last_year))
 
 
 @contextmanager
@@ -382,12 +408,14 @@ def create_server(
             "List the areas of one level: the 18 regions (default), the 101 departments, or the "
             "two country aggregates (FR France, FM metropolitan France). Each area comes with its "
             "code, name, English name, parent region (departments) and latest population. Pass "
-            "region to get the departments of one region (e.g. region='Occitanie'). Other tools "
-            "accept names directly: call this to enumerate areas or find a code."
+            "region to get the departments of one region (e.g. region='Occitanie'). "
+            "level='commune' with department lists that department's communes (paged: offset, "
+            "limit) with INSEE code, population and parent commune of arrondissements. Other "
+            "tools accept names directly: call this to enumerate areas or find a code."
         ),
     )
     async def list_regions(
-        level: LevelArg = "region",
+        level: AnyLevelArg = "region",
         region: Annotated[
             AreaText | None,
             Field(
@@ -396,9 +424,22 @@ def create_server(
                 max_length=MAX_NAME,
             ),
         ] = None,
+        department: Annotated[
+            AreaText | None,
+            Field(description="level='commune' only: the department whose communes are listed",
+                  max_length=MAX_NAME),
+        ] = None,
+        offset: Annotated[int, Field(description="level='commune': first commune shown",
+                                     ge=0, le=100_000)] = 0,
+        limit: Annotated[int, Field(description="level='commune': communes per page",
+                                    ge=1, le=1000)] = 200,
     ) -> Annotated[CallToolResult, AreaList]:
         with tool_errors("list_regions"):
             idx = await state.index_async()
+            if level == "commune" or department is not None:
+                communes = await commune_level(state, idx)
+                return structured(commune_query().list_communes(
+                    idx, communes, department or region, offset, limit))
             return structured(query().list_areas(idx, level, region))
 
     @server.tool(
@@ -427,13 +468,14 @@ def create_server(
             "SSMSI and the rate per 100,000. Also says what is counted (unit), whether the "
             "figures are derived (aggregated from departments) or upper bounds, the data edition "
             "and caveats. Use it for trends and 'how many' questions about past years; use "
-            "forecast for years after the last published one."
+            "forecast for years after the last published one. At level='commune' the years "
+            "withheld by the SSMSI (small counts) are listed in withheld, never as 0."
         ),
     )
     async def get_history(
         area: AreaArg,
         indicator: IndicatorArg,
-        level: LevelArg = "region",
+        level: AnyLevelArg = "region",
         start_year: Annotated[
             int | None, Field(description="First year (default: first observed, 2016)",
                               ge=2000, le=2100)
@@ -444,6 +486,10 @@ def create_server(
     ) -> Annotated[CallToolResult, HistoryResult]:
         with tool_errors("get_history"):
             idx = await state.index_async()
+            if level == "commune":
+                communes = await commune_level(state, idx)
+                return structured(commune_query().get_history(
+                    idx, communes, area, indicator, start_year, end_year))
             return structured(
                 query().get_history(idx, area, indicator, level, start_year, end_year)
             )
@@ -461,13 +507,15 @@ def create_server(
             "interval coverage, which vary a lot between indicators), the training data edition, "
             "the last observed years for context, and warnings (one when this indicator's "
             "intervals were too narrow in backtests). Always report the intervals, not only the "
-            "point forecast."
+            "point forecast. At level='commune' a forecast is given only when the series is "
+            "published every year, large enough, and beats naive in a backtest run on it; "
+            "otherwise the error says why and points to the department forecast."
         ),
     )
     async def forecast(
         area: AreaArg,
         indicator: IndicatorArg,
-        level: LevelArg = "region",
+        level: AnyLevelArg = "region",
         horizon: Annotated[
             int,
             Field(description="Number of years after the last observed year (forecasts stop "
@@ -476,6 +524,10 @@ def create_server(
     ) -> Annotated[CallToolResult, ForecastResult]:
         with tool_errors("forecast"):
             idx = await state.index_async()
+            if level == "commune":
+                communes = await commune_level(state, idx)
+                return structured(commune_query().forecast(
+                    idx, None, communes, area, indicator, horizon))
             art = await state.artifacts_async()
             return structured(query().forecast(idx, art, area, indicator, level, horizon))
 
@@ -489,7 +541,11 @@ def create_server(
             "previous year and vs 2016, and the national figure (France) for reference. year "
             "defaults to the last observed year; a later year up to 2030 uses point forecasts "
             "and is flagged is_forecast. areas restricts the output to some areas (their ranks "
-            "stay those among all areas of the level)."
+            "stay those among all areas of the level). level='commune' ranks the communes of "
+            "within (a department or region; default France) for an observed year, leaving out "
+            "communes below min_population (default 5,000 for rates) and withheld ones (said), "
+            "with the count ranking beside the rate ranking and the share of the area's total "
+            "that published communes cover."
         ),
     )
     async def compare_regions(
@@ -499,21 +555,66 @@ def create_server(
             Field(description="Year to rank (default: last observed; up to 2030 = forecast)",
                   ge=2000, le=2030),
         ] = None,
-        level: LevelArg = "region",
+        level: AnyLevelArg = "region",
         areas: Annotated[
             list[Annotated[AreaText, Field(max_length=MAX_NAME)]] | None,
             Field(description="Only these areas (codes or names at the given level)",
                   max_length=120),
         ] = None,
         measure: MeasureArg = "rate_per_100k",
+        within: Annotated[
+            AreaText | None,
+            Field(description="level='commune': the department or region whose communes are "
+                  "ranked (default: all of France)", max_length=MAX_NAME),
+        ] = None,
+        min_population: Annotated[
+            int | None,
+            Field(description="level='commune': leave out communes below this population "
+                  "(default 5,000 for rates, 0 for counts)", ge=0, le=3_000_000),
+        ] = None,
+        limit: Annotated[
+            int, Field(description="level='commune': communes shown per ranking", ge=1, le=500)
+        ] = 50,
     ) -> Annotated[CallToolResult, ComparisonResult]:
         with tool_errors("compare_regions"):
             idx = await state.index_async()
+            if level == "commune":
+                communes = await commune_level(state, idx)
+                return structured(commune_query().compare(
+                    idx, communes, indicator, year, within, areas, measure, min_population,
+                    limit))
             if year is not None and year > idx.last_year:
                 await state.artifacts_async()
             return structured(
                 query().compare(idx, state.artifacts, indicator, year, level, areas, measure)
             )
+
+    @server.tool(
+        name="find_area",
+        title="Find an area by name",
+        annotations=READ_ONLY,
+        description=(
+            "Search regions, departments and communes by name, code or postal code: returns "
+            "the matching areas with level, code, department and population (homonyms such as "
+            "Saint-Denis come with their departments). Use it when a place name may be a "
+            "commune or is ambiguous, then pass the code to the other tools."
+        ),
+    )
+    async def find_area(
+        query: Annotated[str, Field(description="A name, INSEE code or postal code, e.g. "
+                                    "'Saint-Denis', 'Valence, Drôme', '33063', '26000'",
+                                    max_length=MAX_NAME)],
+        limit: Annotated[int, Field(description="At most this many matches", ge=1,
+                                    le=100)] = 10,
+    ) -> Annotated[CallToolResult, AreaSearchResult]:
+        with tool_errors("find_area"):
+            idx = await state.index_async()
+            try:
+                communes: CommuneLevel | None = await commune_level(state, idx)
+                missing = None
+            except OasisError as exc:
+                communes, missing = None, f"Communes are not searched: {exc}"
+            return structured(commune_query().find_areas(idx, communes, query, limit, missing))
 
     @server.tool(
         name="model_metrics",

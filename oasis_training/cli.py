@@ -10,6 +10,11 @@ from pathlib import Path
 
 from oasis_training.pipeline import TrainConfig, run
 
+EPILOG = """environment variables:
+  OASIS_DATA_DIR       folder of SSMSI files when --data-dir is not given
+  MLFLOW_TRACKING_URI  MLflow tracking store (default sqlite:///mlflow.db, in the working
+                       directory; --no-mlflow turns tracking off)"""
+
 
 def _progress() -> object:
     start = time.perf_counter()
@@ -21,7 +26,8 @@ def _progress() -> object:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="oasis-train", description=__doc__)
+    parser = argparse.ArgumentParser(prog="oasis-train", description=__doc__, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=None,
                         help="folder of SSMSI files (default: OASIS_DATA_DIR or the user cache)")
     parser.add_argument("--edition", default=None, help="edition id (default: newest)")

@@ -703,7 +703,7 @@ def test_app_mcp_initialize_and_tools_list(app_process: str) -> None:
             return [tool.name for tool in tools.tools]
 
     expected = {"list_regions", "list_indicators", "get_history", "forecast", "compare_regions",
-                "model_metrics"}
+                "model_metrics", "find_area"}
     assert set(asyncio.run(listing("legacy"))) == expected
     assert set(asyncio.run(listing("auto"))) == expected
 

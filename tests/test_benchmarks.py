@@ -42,3 +42,17 @@ def test_bench_server_inprocess_reports_every_reading(real_data_dir: Path,
         assert echo["error"] is None, (tool, echo["error"])
         assert echo["p50_s"] > 0 and echo["echo_p50_s"] > 0
     assert "Summary (measured vs target)" in run.stdout
+
+
+def test_bench_update_quick_reports_every_case(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_update.py"), "--quick"],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+        text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert [line.split("  ")[0].split(" (")[0] for line in lines] == [
+        "download 1 MB", "API answer of 2.5 GB, no Content-Length", "load a departmental file, "
+        "real grid", "data update, real-size departmental file"]
+    assert all("ratio" in line for line in lines)
+    assert "refused" in lines[1] and "installed" in lines[3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -24,14 +25,16 @@ from conftest import (
     REG_2024,
     SyntheticEdition,
     regional_bytes_from_departmental,
-    synthetic_edition,
 )
+from conftest import synthetic_edition as small_synthetic_edition
 
 from oasis_mcp.cli import main
 from oasis_mcp.data import datagouv
 from oasis_mcp.data.dataset import load_dataset
 from oasis_mcp.data.download import LOCK_NAME, UpdateResult, update
-from oasis_mcp.data.manifest import MANIFEST_NAME, TEMP_PREFIX, read_manifest
+from oasis_mcp.data.geography import areas
+from oasis_mcp.data.indicators import catalog
+from oasis_mcp.data.manifest import MANIFEST_NAME, STATE_NAME, TEMP_PREFIX, read_manifest
 from oasis_mcp.errors import DataNotFoundError, DownloadError
 
 SLUG = (
@@ -42,6 +45,19 @@ API_PATH = f"/api/1/datasets/{datagouv.DATASET_ID}/"
 ED_2025 = "2025-geographie2025-produit-le2026-01-22"
 ED_2024 = "2024-geographie2024-produit-le2025-01-26"
 REG_2025 = DEP_2025.replace("donnee-dep-", "donnee-reg-")
+
+
+ALL_DEPARTMENTS = {a.code: a.region_code for a in areas("department")}
+INDICATORS_2025 = tuple((ind.label_fr, ind.unit) for ind in catalog("2025"))
+
+
+@functools.lru_cache(maxsize=32)
+def synthetic_edition(data_year: int = 2023, produced: str | None = None,
+                      seed: int = 0) -> SyntheticEdition:
+    """A synthetic edition with the full grid (all 101 departments, the 18 indicators of the 2025
+    nomenclature), as the update's completeness checks require."""
+    return small_synthetic_edition(data_year, produced=produced, seed=seed,
+                                   departments=ALL_DEPARTMENTS, indicators=INDICATORS_2025)
 
 
 # -- a fake data.gouv.fr -------------------------------------------------------------------------
@@ -129,6 +145,12 @@ class FakeDataGouv:
         self.httpd.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake data.gouv.fr runs on 127.0.0.1: allowed explicitly, as a mirror would be."""
+    monkeypatch.setenv("OASIS_UPDATE_ALLOW_HOSTS", "127.0.0.1")
+
+
 @pytest.fixture
 def server() -> Iterator[FakeDataGouv]:
     fake = FakeDataGouv()
@@ -180,7 +202,9 @@ def offer(server: FakeDataGouv, files: dict[str, bytes | None], checksum: bool =
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+    """Every file's bytes, except the update-state record (which says how the last run ended)."""
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())
+            if p.is_file() and p.name != STATE_NAME}
 
 
 def assert_no_temp_files(directory: Path) -> None:
@@ -242,7 +266,7 @@ def test_first_install_of_the_newest_edition(
     assert not server.requested(DEP_2024) and not server.requested(REG_2024)
     assert not any(p.endswith((".gz", ".parquet", ".pdf")) for p in server.requests)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [DEP_2025, REG_2025, MANIFEST_NAME, LOCK_NAME])
+        [DEP_2025, REG_2025, MANIFEST_NAME, LOCK_NAME, STATE_NAME])
     for name, body in real_2025.items():
         assert (tmp_path / name).read_bytes() == body
     assert sha256((tmp_path / DEP_2025).read_bytes()) == REAL_SHA256[DEP_2025]
@@ -306,7 +330,7 @@ def test_missing_regional_file_installs_departmental_alone(
     assert regions["area"].nunique() == 18 and regions["derived"].all()
 
 
-def test_new_edition_replaces_the_old_one(
+def test_new_edition_keeps_the_previous_one_and_drops_the_one_before(
     server: FakeDataGouv, tmp_path: Path, real_2024: dict[str, bytes],
     real_2025: dict[str, bytes]
 ) -> None:
@@ -316,7 +340,7 @@ def test_new_edition_replaces_the_old_one(
     assert load_dataset(tmp_path).edition.id == ED_2024
     # Files the manifest does not list must survive, even an official-looking one.
     (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
-    own = synthetic_edition(2022)
+    own = small_synthetic_edition(2022)
     (tmp_path / own.dep_name).write_bytes(own.dep_bytes)
     before = snapshot(tmp_path)
 
@@ -325,14 +349,31 @@ def test_new_edition_replaces_the_old_one(
 
     assert result.status == "installed" and result.edition == ED_2025
     assert result.previous_edition == ED_2024
-    assert sorted(result.removed_files) == sorted([DEP_2024, REG_2024])
-    assert not (tmp_path / DEP_2024).exists() and not (tmp_path / REG_2024).exists()
-    assert (tmp_path / "notes.txt").read_bytes() == before["notes.txt"]
-    assert (tmp_path / own.dep_name).read_bytes() == before[own.dep_name]
+    assert result.removed_files == ()
+    assert result.kept_editions == (ED_2024,)
+    assert (tmp_path / DEP_2024).read_bytes() == before[DEP_2024]
+    assert (tmp_path / REG_2024).read_bytes() == before[REG_2024]
     assert "replacing " + ED_2024 in result.summary()
+    assert "Kept:      older edition(s) " + ED_2024 in result.summary()
     manifest = read_manifest(tmp_path)
     assert manifest is not None and manifest.edition == ED_2025
+    assert [k.edition for k in manifest.previous] == [ED_2024]
+    assert {f.name for f in manifest.previous[0].files} == {DEP_2024, REG_2024}
     assert load_dataset(tmp_path).edition.id == ED_2025
+    assert load_dataset(tmp_path, edition="2024").edition.id == ED_2024  # still readable
+
+    # A third edition (a revision of 2025): 2025 is kept, 2024 goes; user files stay.
+    revised = {name.replace("2026-01-22", "2026-03-02"): body for name, body in real_2025.items()}
+    dep_rev = DEP_2025.replace("2026-01-22", "2026-03-02")
+    result = update(data_dir=tmp_path, api_url=offer(server, revised, stamp="20260302-100000"),
+                    timeout=10)
+    assert result.edition == dep_rev.removeprefix("donnee-dep-data.gouv-").removesuffix(".csv")
+    assert result.kept_editions == (ED_2025,)
+    assert sorted(result.removed_files) == sorted([DEP_2024, REG_2024])
+    assert not (tmp_path / DEP_2024).exists() and not (tmp_path / REG_2024).exists()
+    assert (tmp_path / DEP_2025).is_file() and (tmp_path / dep_rev).is_file()
+    assert (tmp_path / "notes.txt").read_bytes() == before["notes.txt"]
+    assert (tmp_path / own.dep_name).read_bytes() == before[own.dep_name]
     with pytest.raises(DataNotFoundError, match="No edition '2024'"):
         load_dataset(tmp_path, edition="2024")
     assert_no_temp_files(tmp_path)
@@ -342,7 +383,7 @@ def test_already_up_to_date_rewrites_nothing(server: FakeDataGouv, tmp_path: Pat
     edition = synthetic_edition(2023)
     install_synthetic(server, tmp_path, edition)
     before = snapshot(tmp_path)
-    mtimes = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    mtimes = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir() if p.name != STATE_NAME}
     time.sleep(0.01)
 
     api = offer(server, {edition.dep_name: edition.dep_bytes, edition.reg_name: edition.reg_bytes},
@@ -353,7 +394,8 @@ def test_already_up_to_date_rewrites_nothing(server: FakeDataGouv, tmp_path: Pat
     assert {f.action for f in result.files} == {"unchanged"}
     assert result.summary().startswith("Already up to date: edition " + edition.edition_id)
     assert snapshot(tmp_path) == before
-    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == mtimes
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()
+            if p.name != STATE_NAME} == mtimes
     assert_no_temp_files(tmp_path)
 
 
@@ -439,7 +481,7 @@ def test_old_file_changed_by_the_user_is_not_removed(server: FakeDataGouv, tmp_p
     new = synthetic_edition(2023)
 
     api = offer(server, {new.dep_name: new.dep_bytes, new.reg_name: new.reg_bytes})
-    result = update(data_dir=tmp_path, api_url=api, timeout=5)
+    result = update(data_dir=tmp_path, api_url=api, timeout=5, keep_previous=0)
 
     assert result.removed_files == (old.reg_name,)
     assert (tmp_path / old.dep_name).exists()
@@ -544,7 +586,7 @@ def test_failed_update_leaves_previous_data_untouched(
         dep_body, checksums = reg, False
     elif case == "editions-disagree":
         reg_body = regional_bytes_from_departmental(
-            synthetic_edition(2025, produced="2026-01-22").dep_bytes)
+            small_synthetic_edition(2025, produced="2026-01-22").dep_bytes)
     elif case == "invalid-regional":
         reg_body, checksums = reg.replace(b'"Homicides"', b'"Homicide volontaire"', 1), False
     elif case == "timeout":
@@ -581,7 +623,8 @@ def test_failure_on_an_empty_directory_installs_nothing(
     api = offer(server, {DEP_2025: None})
     with pytest.raises(DownloadError, match=r"HTTP 404.*Nothing was installed"):
         update(data_dir=target, api_url=api, timeout=5)
-    assert sorted(p.name for p in target.iterdir()) == [LOCK_NAME]
+    # Nothing left behind: no empty directory with a lock that would silence "no data" warnings.
+    assert not target.exists()
 
 
 def test_offline_failure_says_what_to_do(tmp_path: Path) -> None:
@@ -836,7 +879,7 @@ def test_cli_data_update_failure(
     server: FakeDataGouv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     api = offer(server, {DEP_2025: None})
-    assert main(["data", "update", "--data-dir", str(tmp_path), "--api-url", api]) == 1
+    assert main(["data", "update", "--data-dir", str(tmp_path), "--api-url", api]) == 69
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "oasis-mcp: Download of" in captured.err and "HTTP 404" in captured.err

@@ -114,7 +114,7 @@ def test_tool_calling_loop(bridge: MCPBridge) -> None:
     assert first["model"] == "fake-model" and first["tool_choice"] == "auto"
     names = {t["function"]["name"] for t in first["tools"]}
     assert names == {"list_regions", "list_indicators", "get_history", "forecast",
-                     "compare_regions", "model_metrics"}
+                     "compare_regions", "model_metrics", "find_area"}
     history = next(t for t in first["tools"] if t["function"]["name"] == "get_history")
     assert {"area", "indicator"} <= set(history["function"]["parameters"]["required"])
     assert second["messages"][-2]["tool_calls"][0]["function"]["name"] == "get_history"

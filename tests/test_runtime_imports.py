@@ -56,3 +56,17 @@ def test_server_imports_no_training_or_app_library() -> None:
     assert report["forecast_error"] is False, "forecast needs the committed artifacts/"
     assert report["heavy"] == [], f"the runtime imported {report['heavy']}"
     assert report["at_start"] == [], f"import + create_server() loaded {report['at_start']}"
+
+
+def test_the_server_imports_no_planner_or_app_code() -> None:
+    """The chat planner lives in the app (oasis_app.planner): the runtime package holds only what
+    the server needs (issue 12)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import json, sys; import oasis_mcp.server, oasis_mcp.cli; "
+         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'oasis_app' "
+         "or 'planner' in m or 'assistant' in m)))"],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    assert not (REPO / "oasis_mcp" / "assistant.py").exists()

@@ -117,6 +117,6 @@ assert {f"test_fuzz_{t}" for t in ARGS} <= set(globals())
 
 async def test_server_still_answers_after_fuzzing(server: Any) -> None:
     async with Client(server) as client:
-        assert len((await client.list_tools()).tools) == 6
+        assert len((await client.list_tools()).tools) == 7
         result = await client.call_tool("get_history", {"area": "53", "indicator": "homicide"})
         assert not result.is_error

@@ -289,7 +289,7 @@ async def test_invalid_arguments_get_a_short_readable_error(
          "indicator, level, start_year, end_year."),
         ("compare_regions", {"indicator": "burglary", "yaer": 2020, "foo": 1},
          "unknown arguments 'yaer' (did you mean 'year'?), 'foo'. compare_regions accepts: "
-         "indicator, year, level, areas, measure."),
+         "indicator, year, level, areas, measure, within, min_population, limit."),
         ("list_indicators", {"verbose": True},
          "unknown argument 'verbose'. list_indicators takes no arguments."),
     ],

@@ -21,7 +21,7 @@ from oasis_mcp.server import create_server
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"
 TOOLS = ["list_regions", "list_indicators", "get_history", "forecast", "compare_regions",
-         "model_metrics"]
+         "find_area", "model_metrics"]
 
 
 def list_tools_wire(mode: str = "auto") -> list[dict[str, Any]]:

@@ -286,7 +286,12 @@ def test_prophet_trend_is_its_yhat_without_seasonality() -> None:
     import pandas as pd
     from prophet import Prophet
 
-    from oasis_training.models.statistical import PROPHET_ALGORITHM, PROPHET_ITER, _prophet_one, _quiet
+    from oasis_training.models.statistical import (
+        PROPHET_ALGORITHM,
+        PROPHET_ITER,
+        _prophet_one,
+        _quiet,
+    )
 
     _quiet()
     years = np.arange(2016, 2024)

@@ -24,7 +24,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 EXPECTED_TOOLS = {
     "list_regions", "list_indicators", "get_history",
-    "forecast", "compare_regions", "model_metrics",
+    "forecast", "compare_regions", "model_metrics", "find_area",
 }
 STEP_TIMEOUT = 25.0  # seconds; a hang guard, not a performance assertion
 

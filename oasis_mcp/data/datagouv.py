@@ -25,6 +25,8 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from oasis_mcp.data.editions import EditionDescription, FileLevel, FileName, parse_file_name
+from oasis_mcp.data.sources import max_bytes
+from oasis_mcp.data.transfer import DEFAULT_DEADLINE, Deadline, Limits, TransferError, stream
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,9 @@ DEFAULT_FALLBACK_URLS: tuple[str, ...] = (
     _STATIC_PREFIX
     + "20260129-160256/donnee-reg-data.gouv-2025-geographie2025-produit-le2026-01-22.csv",
 )
+
+
+_ODD_CHARACTER = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
 class ApiError(Exception):
@@ -126,22 +131,29 @@ def file_name_from_url(url: str) -> str:
     return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
 
 
-def fetch_resources(client: httpx.Client, url: str) -> list[Resource]:
+def fetch_resources(client: httpx.Client, url: str, limits: Limits | None = None) -> list[Resource]:
     """Ask the API for the dataset and return its departmental and regional CSV resources.
 
-    Raises :class:`ApiError` when the API cannot be reached, answers an HTTP error, or answers
-    something that is not the dataset JSON.
+    The answer is streamed and refused past :data:`~oasis_mcp.data.sources.MAX_BYTES` ``["api"]``.
+    Raises :class:`ApiError` when the API cannot be reached, answers an HTTP error, too much, or
+    something that is not the dataset JSON; :class:`~oasis_mcp.data.sources.HostNotAllowed` when
+    the URL or a redirect leaves the allowed hosts.
     """
+    limits = limits or Limits(Deadline.start(DEFAULT_DEADLINE))
+    body = bytearray()
     try:
-        response = client.get(url, headers={"Accept": "application/json"})
-    except httpx.HTTPError as exc:
-        raise ApiError(f"cannot reach {url} ({_describe(exc)})") from None
-    if response.status_code != 200:
-        raise ApiError(f"{url} answered HTTP {response.status_code} {response.reason_phrase}")
+        stream(client, url, body.extend, what="the data.gouv.fr API answer",
+               max_bytes=max_bytes("api"), limits=limits, headers={"Accept": "application/json"})
+    except TransferError as exc:
+        if exc.reason == "status":
+            raise ApiError(f"{url} answered {exc.problem}") from None
+        if exc.reason == "network":
+            raise ApiError(f"cannot reach {url} ({exc.problem})") from None
+        raise ApiError(f"{url}: {exc.problem}") from None
     try:
-        payload = response.json()
+        payload = json.loads(bytes(body))
     except (json.JSONDecodeError, UnicodeDecodeError):
-        start = response.content[:60]
+        start = bytes(body[:60])
         raise ApiError(f"{url} did not answer JSON (starts with {start!r})") from None
     return resources_from_payload(payload, url)
 
@@ -172,7 +184,12 @@ def _resource(item: object) -> Resource | None:
     fmt = item.get("format")
     if isinstance(fmt, str) and fmt.strip().lower() not in ("", "csv"):
         return None
-    file = parse_file_name(file_name_from_url(url))
+    from_url = file_name_from_url(url)
+    if _ODD_CHARACTER.search(from_url):  # e.g. "…csv%0A": never taken, not even by its title
+        log.warning("ignoring the resource %r: its file name has a control or space character",
+                    url)
+        return None
+    file = parse_file_name(from_url)
     title = item.get("title")
     if file is None and isinstance(title, str):
         file = parse_file_name(title.strip())
@@ -245,9 +262,3 @@ def fallback_resources(urls: Sequence[str]) -> list[Resource]:
             )
         found.append(Resource(url=url, file=file))
     return found
-
-
-def _describe(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out: {type(exc).__name__}"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -38,6 +38,7 @@ Decisions:
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import logging
@@ -51,36 +52,75 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import httpx
 
 from oasis_mcp import __version__, config
-from oasis_mcp.data import datagouv
+from oasis_mcp.data import datagouv, sources
 from oasis_mcp.data.datagouv import ApiError, EditionResources, Resource
 from oasis_mcp.data.dataset import build_dataset
 from oasis_mcp.data.editions import Edition, FileLevel, discover_editions
 from oasis_mcp.data.manifest import (
+    STATE_NAME,
     TEMP_PREFIX,
     TEMP_SUFFIX,
+    KeptEdition,
     Manifest,
     ManifestFile,
+    UpdateState,
     manifest_path,
+    public_mode,
     read_manifest,
+    read_state,
     write_manifest,
+    write_state,
 )
-from oasis_mcp.data.parsing import ParsedFile, parse_ssmsi_bytes, read_ssmsi_file
+from oasis_mcp.data.parsing import ParsedFile, read_ssmsi_file
+from oasis_mcp.data.plausibility import check_edition
+from oasis_mcp.data.sources import HostNotAllowed, HostPolicy
+from oasis_mcp.data.transfer import (
+    DEFAULT_RATE_WINDOW,
+    Deadline,
+    Limits,
+    TransferError,
+    deadline_from,
+    min_rate_from,
+    stream,
+)
+from oasis_mcp.data.update_state import LOCK_NAME, update_in_progress, update_status
+from oasis_mcp.data.update_state import try_lock as _try_lock
+from oasis_mcp.data.update_state import unlock as _unlock
 from oasis_mcp.errors import DataFileError, DownloadError
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = ".oasis-update.lock"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_LOCK_TIMEOUT = 30.0
-#: The departmental CSV is about 2 MB; anything above this is not an SSMSI departmental file.
-DEFAULT_MAX_BYTES = 100 * 1024 * 1024
-_CHUNK = 64 * 1024
+#: Older editions kept beside the current one (their files stay listed in the manifest).
+DEFAULT_KEEP_PREVIOUS = 1
 _MISSING_STATUSES = (404, 410)
+
+#: Exit codes of ``oasis-mcp data update`` (sysexits.h values), by kind of failure.
+EXIT_FAILED = 1  # anything else
+EXIT_INVALID = 65  # EX_DATAERR: the source offers an invalid, incomplete or implausible edition
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the source cannot be reached or answers an HTTP error
+EXIT_CANNOT_WRITE = 73  # EX_CANTCREAT: the data directory cannot be written (permissions, space)
+EXIT_TRY_LATER = 75  # EX_TEMPFAIL: too slow, past the deadline, or another update holds the lock
+EXIT_HOST_REFUSED = 77  # EX_NOPERM: a URL or redirect outside the allowed hosts
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+
+class ImplausibleEdition(DownloadError):
+    exit_code = EXIT_INVALID
+
+
+class DataDirError(DownloadError):
+    exit_code = EXIT_CANNOT_WRITE
+
+
+class LockBusy(DownloadError):
+    exit_code = EXIT_TRY_LATER
 
 Status = Literal["installed", "up-to-date", "kept-newer"]
 FileAction = Literal["installed", "unchanged", "kept"]
@@ -121,6 +161,7 @@ class UpdateResult:
     removed_files: tuple[str, ...] = ()
     manifest: Path | None = None
     notes: tuple[str, ...] = field(default=())
+    kept_editions: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -138,6 +179,7 @@ class UpdateResult:
             "files": [f.to_dict() for f in self.files],
             "previous_edition": self.previous_edition,
             "removed_files": list(self.removed_files),
+            "kept_editions": list(self.kept_editions),
             "manifest": str(self.manifest) if self.manifest else None,
             "notes": list(self.notes),
         }
@@ -165,6 +207,9 @@ class UpdateResult:
         else:
             lines.append("Regions:   aggregated from the departments (marked derived; "
                          "'Mis en cause' aggregates are upper bounds): no regional file installed")
+        if self.kept_editions:
+            lines.append("Kept:      older edition(s) " + ", ".join(self.kept_editions)
+                         + " beside it (`oasis-mcp data info` lists them)")
         if self.removed_files:
             lines.append("Removed:   " + ", ".join(self.removed_files))
         if self.manifest:
@@ -180,37 +225,150 @@ def update(
     *,
     fallback_urls: Sequence[str] | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
+    deadline: str | float | None = None,
+    min_rate: str | float | None = None,
+    rate_window: float = DEFAULT_RATE_WINDOW,
+    allow_hosts: Sequence[str] | None = None,
+    force: bool = False,
+    keep_previous: int = DEFAULT_KEEP_PREVIOUS,
+    progress: bool | None = None,
+    started: float | None = None,
 ) -> UpdateResult:
     """Download, validate and install the newest edition into ``config.data_dir(data_dir)``.
 
     ``api_url`` defaults to ``$OASIS_DATAGOUV_API``, then data.gouv.fr; ``fallback_urls`` to
     ``$OASIS_DATAGOUV_FALLBACK_URLS``, then the pinned 2025 edition. ``timeout`` is the HTTP
-    timeout in seconds (connect, and each read). Raises :class:`DownloadError`; on failure the
-    previous files and manifest are untouched.
+    timeout in seconds (connect, and each read); ``deadline`` bounds the whole update
+    (``$OASIS_UPDATE_DEADLINE``, default 300 s), ``min_rate`` the transfer rate in bytes/s
+    averaged over ``rate_window`` seconds (``$OASIS_UPDATE_MIN_RATE``, default 10 kB/s).
+    ``allow_hosts`` adds hosts (mirrors) to the dataset's own (see :mod:`oasis_mcp.data.sources`).
+    ``max_bytes`` overrides every file's size cap. ``force`` installs an edition that fails the
+    plausibility checks (the result's notes say which). Raises :class:`DownloadError` (its
+    ``exit_code`` says what kind of failure); on failure the previous files and manifest are
+    untouched. ``started`` (a ``time.monotonic()`` value, default now) is when the deadline's
+    clock started: the CLI passes its own start, so that the deadline bounds the whole command.
     """
     target = config.data_dir(data_dir)
     try:
+        seconds = deadline_from(deadline)
+        start = time.monotonic() if started is None else started
+        limits = Limits(Deadline(seconds, start + seconds), min_rate_from(min_rate),
+                        rate_window, timeout, progress)
+    except ValueError as exc:
+        raise DownloadError(str(exc)) from None
+    policy = HostPolicy.from_options(allow_hosts)
+    created = not target.exists()
+    try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DownloadError(f"Cannot create the data directory {target}: {exc}") from None
-    if not os.access(target, os.W_OK):
-        raise DownloadError(
-            f"The data directory {target} is not writable; choose another with --data-dir or "
-            f"{config.DATA_DIR_ENV}."
+        raise _dir_error(exc, target, "create the data directory") from None
+    if _read_only(target):
+        raise DataDirError(
+            f"The data directory {target} is on a read-only file system. Fix: remount it "
+            f"read-write, or choose another directory with --data-dir or {config.DATA_DIR_ENV}. "
+            "Nothing was changed."
         )
-    with _update_lock(target, lock_timeout):
-        _remove_stale_temp_files(target)
-        headers = {"User-Agent": f"oasis-mcp/{__version__} (+data update)"}
-        with httpx.Client(timeout=timeout, follow_redirects=True, headers=headers,
-                          verify=_ssl_context()) as client:
-            return _Updater(
-                target=target,
-                client=client,
-                api_url=datagouv.api_url(api_url),
-                fallback_urls=datagouv.fallback_urls(fallback_urls),
-                max_bytes=max_bytes,
-            ).run()
+    if not os.access(target, os.W_OK):
+        raise DataDirError(
+            f"The data directory {target} is not writable by this account. Fix: run the update "
+            f"as the account that owns it, or choose another with --data-dir or "
+            f"{config.DATA_DIR_ENV}. Nothing was changed."
+        )
+    installed = False
+    try:
+        with _update_lock(target, lock_timeout):
+            began = _utc_now()
+            write_state(target, UpdateState("running", started_at=began, pid=os.getpid()))
+            try:
+                result = _run_update(target, api_url, fallback_urls, limits, policy, max_bytes,
+                                     force, keep_previous)
+            except KeyboardInterrupt:
+                write_state(target, UpdateState("failed", began, _utc_now(), os.getpid(),
+                                                "interrupted (Ctrl-C)"))
+                raise
+            except DownloadError as exc:
+                write_state(target, UpdateState("failed", began, _utc_now(), os.getpid(),
+                                                str(exc)))
+                raise
+            except OSError as exc:
+                error = _dir_error(exc, target, "update the files in")
+                write_state(target, UpdateState("failed", began, _utc_now(), os.getpid(),
+                                                str(error)))
+                raise error from None
+            installed = True
+            write_state(target, UpdateState("ok", began, _utc_now(), os.getpid(),
+                                            result.summary().split("\n", 1)[0]))
+            return result
+    except OSError as exc:
+        raise _dir_error(exc, target, "update the files in") from None
+    finally:
+        if created and not installed:
+            _remove_created_directory(target)
+
+
+def _run_update(
+    target: Path, api_url: str | None, fallback_urls: Sequence[str] | None, limits: Limits,
+    policy: HostPolicy, max_bytes: int | None, force: bool, keep_previous: int,
+) -> UpdateResult:
+    _remove_stale_temp_files(target)
+    headers = {"User-Agent": f"oasis-mcp/{__version__} (+data update)"}
+
+    def check_host(request: httpx.Request) -> None:
+        policy.check(str(request.url), "SSMSI data")
+
+    with httpx.Client(timeout=limits.timeout, follow_redirects=True, headers=headers,
+                      verify=_ssl_context(), event_hooks={"request": [check_host]}) as client:
+        return _Updater(
+            target=target,
+            client=client,
+            api_url=datagouv.api_url(api_url),
+            fallback_urls=datagouv.fallback_urls(fallback_urls),
+            max_bytes=max_bytes,
+            limits=limits,
+            force=force,
+            keep_previous=keep_previous,
+        ).run()
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+
+
+def _remove_created_directory(target: Path) -> None:
+    """A failed first update leaves no directory behind (an empty one, with only a lock, would
+    silence the server's "no data" warning)."""
+    try:
+        for name in (LOCK_NAME, STATE_NAME):
+            (target / name).unlink(missing_ok=True)
+        target.rmdir()
+    except OSError:
+        pass
+
+
+def _dir_error(exc: OSError, target: Path, action: str) -> DataDirError:
+    """One line naming the path, the system's reason and the fix."""
+    path = exc.filename or target
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        fix = (f"give this account write access to {target} and read access to its files "
+               f"(see `ls -l {target}`), run the update as the directory's owner, or choose "
+               f"another directory with --data-dir or ${config.DATA_DIR_ENV}")
+    elif exc.errno == errno.EROFS:
+        fix = (f"{target} is on a read-only file system: remount it read-write or choose another "
+               f"directory with --data-dir or ${config.DATA_DIR_ENV}")
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = ("free some space on that file system (an update needs room for the new files "
+               "beside the old ones) or choose another directory with --data-dir")
+    else:
+        fix = "check the directory and run `oasis-mcp data update` again"
+    return DataDirError(
+        f"Cannot {action} {target}: {path}: {reason}. Fix: {fix}. The files already in "
+        f"{target} were left as they were."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,6 +384,8 @@ class _Downloaded:
 
 
 class _HttpStatusError(DownloadError):
+    exit_code = EXIT_UNAVAILABLE
+
     def __init__(self, message: str, status: int) -> None:
         self.status = status
         super().__init__(message)
@@ -238,13 +398,19 @@ class _Updater:
         client: httpx.Client,
         api_url: str,
         fallback_urls: Sequence[str],
-        max_bytes: int,
+        max_bytes: int | None,
+        limits: Limits,
+        force: bool = False,
+        keep_previous: int = DEFAULT_KEEP_PREVIOUS,
     ) -> None:
         self.target = target
         self.client = client
         self.api_url = api_url
         self.fallback_urls = tuple(fallback_urls)
         self.max_bytes = max_bytes
+        self.limits = limits
+        self.force = force
+        self.keep_previous = max(keep_previous, 0)
         self.previous = read_manifest(target)
         self.notes: list[str] = []
         self.temps: list[Path] = []
@@ -255,9 +421,15 @@ class _Updater:
     def run(self) -> UpdateResult:
         try:
             return self._run()
+        except HostNotAllowed as exc:
+            raise HostNotAllowed(f"{exc} {self._still_in_use()}") from None
         finally:
             for temp in self.temps:
-                temp.unlink(missing_ok=True)
+                try:
+                    temp.unlink(missing_ok=True)
+                except OSError as exc:
+                    log.warning("cannot remove the temp file %s (%s); the next update will",
+                                temp, exc)
 
     def _run(self) -> UpdateResult:
         offer, source, source_url = self._choose_offer()
@@ -277,6 +449,8 @@ class _Updater:
         self._check_one_edition(offer, dep_parsed, reg_parsed)
 
         downloads = [d for d in (region, department) if d is not None]
+        if not all(self._same_as_installed(d) for d in downloads):
+            self._check_plausible(offer, dep_parsed, reg_parsed, on_disk)
         unchanged = {d.resource.name for d in downloads if self._same_as_installed(d)}
         files = self._describe_files(downloads, unchanged, kept_region)
         regions: Literal["official", "aggregated"] = (
@@ -296,11 +470,12 @@ class _Updater:
         log.info("installed edition %s in %s", offer.edition_id, self.target)
         status: Status = "installed" if to_install or removed else "up-to-date"
         return self._result(status, offer, source, source_url, files, regions,
-                            manifest=manifest_path(self.target), removed=tuple(removed))
+                            manifest=manifest_path(self.target), removed=tuple(removed),
+                            kept=tuple(k.edition for k in new_manifest.previous))
 
     def _choose_offer(self) -> tuple[EditionResources, Literal["api", "fallback"], str]:
         try:
-            resources = datagouv.fetch_resources(self.client, self.api_url)
+            resources = datagouv.fetch_resources(self.client, self.api_url, self.limits)
             offer = datagouv.newest_edition(resources)
             if offer is None:
                 raise ApiError(
@@ -362,38 +537,29 @@ class _Updater:
         self.temps.append(temp)
         sha256 = hashlib.sha256()
         announced = self._checksum_hasher(resource)
-        size = 0
+        cap = self.max_bytes if self.max_bytes is not None else sources.max_bytes(resource.level)
+
         try:
-            with os.fdopen(fd, "wb") as out, self.client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise _HttpStatusError(
-                        str(self._error(url, f"HTTP {response.status_code} "
-                                             f"{response.reason_phrase}")),
-                        response.status_code,
-                    )
-                declared = _content_length(response)
-                if declared is not None and declared > self.max_bytes:
-                    raise self._error(url, f"it announces {declared:,} bytes, more than the "
-                                           f"{self.max_bytes:,}-byte limit")
-                for chunk in response.iter_bytes(_CHUNK):
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise self._error(url, f"it is larger than the {self.max_bytes:,}-byte "
-                                               "limit")
+            with os.fdopen(fd, "wb") as out:
+                def write(chunk: bytes) -> None:
                     out.write(chunk)
                     sha256.update(chunk)
                     if announced is not None:
                         announced.update(chunk)
-                if declared is not None and response.num_bytes_downloaded != declared:
-                    raise self._error(
-                        url, f"truncated body: received {response.num_bytes_downloaded:,} of the "
-                             f"{declared:,} bytes announced by Content-Length")
+
+                size = stream(self.client, url, write, what=resource.name, max_bytes=cap,
+                              limits=self.limits)
                 out.flush()
                 os.fsync(out.fileno())
-        except httpx.HTTPError as exc:
-            raise self._error(url, _describe_http_error(exc)) from None
+            os.chmod(temp, public_mode())
+        except TransferError as exc:
+            if exc.reason == "status" and exc.status is not None:
+                raise _HttpStatusError(str(self._error(url, exc.problem)), exc.status) from None
+            error = self._error(url, exc.problem)
+            error.exit_code = exc.exit_code
+            raise error from None
         except OSError as exc:
-            raise self._error(url, f"cannot write {temp}: {exc}") from None
+            raise _dir_error(exc, self.target, "write the download into") from None
         if size == 0:
             raise self._error(url, "the server sent an empty body")
         if resource.filesize is not None and resource.filesize != size:
@@ -422,9 +588,11 @@ class _Updater:
     def _validate(self, download: _Downloaded) -> ParsedFile:
         res = download.resource
         try:
-            parsed = parse_ssmsi_bytes(download.temp.read_bytes(), res.name, res.level)
+            parsed = read_ssmsi_file(download.temp, res.level, name=res.name)
         except DataFileError as exc:
-            raise self._error(res.url, f"not a valid SSMSI {res.level} file: {exc}") from None
+            error = self._error(res.url, f"not a valid SSMSI {res.level} file: {exc}")
+            error.exit_code = EXIT_INVALID
+            raise error from None
         last_year = parsed.years[1]
         if last_year != res.file.data_year:
             raise self._error(
@@ -437,6 +605,37 @@ class _Updater:
             return read_ssmsi_file(self.target / kept.name, kept.level)
         except DataFileError as exc:  # checked intact just before; only a race gets here
             raise DownloadError(f"The installed {kept.name} is invalid: {exc}") from None
+
+    def _check_plausible(
+        self, offer: EditionResources, departments: ParsedFile, regions: ParsedFile | None,
+        on_disk: list[Edition],
+    ) -> None:
+        previous = self._previous_departments(on_disk)
+        problems = check_edition(offer.data_year, departments, regions, previous)
+        if not problems:
+            return
+        listed = "; ".join(str(p) for p in problems)
+        if self.force:
+            self.notes.append(f"installed with --force although it fails these checks: {listed}")
+            log.warning("edition %s fails the plausibility checks, installed anyway (--force): %s",
+                        offer.edition_id, listed)
+            return
+        raise ImplausibleEdition(
+            f"Refused edition {offer.edition_id} ({offer.department.url}): it is incomplete or "
+            f"implausible: {listed}. If you know it is right, `oasis-mcp data update --force` "
+            f"installs it anyway. {self._still_in_use()}"
+        )
+
+    def _previous_departments(self, on_disk: list[Edition]) -> ParsedFile | None:
+        """The departmental file of the edition served now, to compare the new one with."""
+        if not on_disk or on_disk[0].department_file is None:
+            return None
+        path = on_disk[0].department_file
+        try:
+            return read_ssmsi_file(path, "department")
+        except DataFileError as exc:
+            self.notes.append(f"could not compare with the installed {path.name}: {exc}")
+            return None
 
     def _check_one_edition(
         self, offer: EditionResources, departments: ParsedFile, regions: ParsedFile | None
@@ -519,7 +718,25 @@ class _Updater:
             dataset_id=datagouv.DATASET_ID,
             regions=regions,
             notes=tuple(self.notes),
+            previous=self._kept_editions(offer.edition_id),
         )
+
+    def _kept_editions(self, edition_id: str) -> tuple[KeptEdition, ...]:
+        """The editions kept beside the new one: the one installed now, then those it kept."""
+        prev = self.previous
+        if prev is None or self.keep_previous == 0:
+            return ()
+        candidates = list(prev.previous) if prev.edition == edition_id else [
+            prev.as_kept(), *prev.previous]
+        kept: list[KeptEdition] = []
+        for edition in candidates:
+            if edition.edition == edition_id or any(k.edition == edition.edition for k in kept):
+                continue
+            dep = edition.file("department")
+            if dep is None or not (self.target / dep.name).is_file():
+                continue
+            kept.append(edition)
+        return tuple(kept[: self.keep_previous])
 
     # -- installation -------------------------------------------------------------------------
 
@@ -563,28 +780,31 @@ class _Updater:
         return path
 
     def _remove_previous_files(self, manifest: Manifest) -> list[str]:
-        """Remove the files the previous manifest listed that the new one does not, when their
-        content is still the one installed. Never touches any other file."""
+        """Remove the files the previous manifest listed (current or kept edition) that the new
+        one does not, when their content is still the one installed. Never touches any other
+        file; a file that cannot be read or removed is left in place with a note."""
         if self.previous is None:
             return []
-        keep = {f.name for f in manifest.files}
+        keep = {f.name for f in manifest.all_files()}
         removed = []
-        for entry in self.previous.files:
-            if entry.name in keep:
+        for entry in self.previous.all_files():
+            if entry.name in keep or entry.name in removed:
                 continue
             path = self.target / entry.name
-            if not path.is_file():
-                continue
-            if _sha256_file(path) != entry.sha256:
-                self.notes.append(f"left {entry.name} in place: it changed since it was installed")
-                continue
             try:
+                if not path.is_file():
+                    continue
+                if _sha256_file(path) != entry.sha256:
+                    self.notes.append(f"left {entry.name} in place: it changed since it was "
+                                      "installed")
+                    continue
                 path.unlink()
             except OSError as exc:
-                self.notes.append(f"could not remove the old file {entry.name}: {exc}")
+                self.notes.append(f"could not remove the old file {path}: {exc.strerror or exc}; "
+                                  "remove it by hand (it is no longer used)")
                 continue
             removed.append(entry.name)
-            log.info("removed %s (previous edition %s)", entry.name, self.previous.edition)
+            log.info("removed %s (an older edition)", entry.name)
         return removed
 
     # -- results and messages -----------------------------------------------------------------
@@ -622,7 +842,7 @@ class _Updater:
     def _result(
         self, status: Status, offer: EditionResources, source: Literal["api", "fallback"],
         source_url: str, files: tuple[UpdatedFile, ...], regions: Literal["official", "aggregated"],
-        manifest: Path, removed: tuple[str, ...] = (),
+        manifest: Path, removed: tuple[str, ...] = (), kept: tuple[str, ...] = (),
     ) -> UpdateResult:
         return UpdateResult(
             status=status,
@@ -637,6 +857,7 @@ class _Updater:
             removed_files=removed,
             manifest=manifest,
             notes=tuple(self.notes),
+            kept_editions=kept,
         )
 
     def _still_in_use(self) -> str:
@@ -672,54 +893,43 @@ def _update_lock(directory: Path, timeout: float) -> Iterator[None]:
     """An exclusive lock on ``directory/.oasis-update.lock`` (the file is left in place: removing
     it would let a third process lock a new file while a second one holds the old)."""
     path = directory / LOCK_NAME
-    try:
-        handle = open(path, "a+b")  # noqa: SIM115 - held for the whole update
+    # The lock is taken on a read-only handle: it works when the file was made by another account
+    # and is not writable, and the update holds no file open for writing between its steps.
+    if not path.exists():
+        try:
+            path.touch()
+            os.chmod(path, public_mode())
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise _dir_error(exc, directory, "create the lock file of") from None
+    try:  # (Windows' msvcrt.locking wants a writable handle)
+        handle = open(path, "a+b" if sys.platform == "win32" else "rb")  # noqa: SIM115
     except OSError as exc:
-        raise DownloadError(f"Cannot create the lock file {path}: {exc}") from None
+        raise _dir_error(exc, directory, "open the lock file of") from None
     deadline = time.monotonic() + max(timeout, 0.0)
     try:
-        while not _try_lock(handle):
-            if time.monotonic() >= deadline:
-                raise DownloadError(
-                    f"Another `oasis-mcp data update` is running on {directory} (it holds {path}); "
-                    "wait for it to finish, then run the command again. Nothing was changed."
-                )
-            time.sleep(0.05)
+        if not _try_lock(handle):
+            holder = read_state(directory)
+            since = f" since {holder.started_at} (pid {holder.pid})" if holder and \
+                holder.state == "running" else ""
+            log.warning("another `oasis-mcp data update` is running on %s%s; waiting up to %.0f s "
+                        "for it to finish", directory, since, timeout)
+            while not _try_lock(handle):
+                if time.monotonic() >= deadline:
+                    raise LockBusy(
+                        f"Another `oasis-mcp data update` is running on {directory}{since} (it "
+                        f"holds {path}); waited {timeout:.0f} s. Wait for it to finish, then run "
+                        "the command again. Nothing was changed."
+                    )
+                time.sleep(0.05)
+            log.info("the other update finished; going on")
         try:
             yield
         finally:
             _unlock(handle)
     finally:
         handle.close()
-
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _try_lock(handle: IO[bytes]) -> bool:
-        try:
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-    def _unlock(handle: IO[bytes]) -> None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _try_lock(handle: IO[bytes]) -> bool:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def _unlock(handle: IO[bytes]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 @functools.lru_cache(maxsize=1)
@@ -737,23 +947,6 @@ def _remove_stale_temp_files(directory: Path) -> None:
             log.info("removed the stale temp file %s", path)
         except OSError as exc:
             log.warning("cannot remove the stale temp file %s: %s", path, exc)
-
-
-def _content_length(response: httpx.Response) -> int | None:
-    value = response.headers.get("Content-Length")
-    if value is None or not value.strip().isdigit():
-        return None
-    return int(value)
-
-
-def _describe_http_error(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out ({type(exc).__name__}); try again or raise --timeout"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return f"the connection broke off, truncated body ({exc})"
-    if isinstance(exc, httpx.ConnectError):
-        return f"cannot connect ({exc})"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _sha256_file(path: Path) -> str:
@@ -780,4 +973,6 @@ __all__ = [
     "UpdatedFile",
     "installed_manifest",
     "update",
+    "update_in_progress",
+    "update_status",
 ]

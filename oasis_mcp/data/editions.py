@@ -43,8 +43,10 @@ def edition_id(data_year: int, geography_year: int, produced: date) -> str:
 
 
 def parse_file_name(name: str) -> FileName | None:
-    """Read level, data year, geography and production date from an official file name."""
-    match = FILE_NAME_RE.match(name)
+    """Read level, data year, geography and production date from an official file name.
+
+    The whole name must match (no trailing newline or other control character)."""
+    match = FILE_NAME_RE.fullmatch(name)
     if match is None:
         return None
     try:

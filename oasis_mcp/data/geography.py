@@ -31,10 +31,12 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from oasis_mcp.data.lookup import (
+    MAX_QUERY_LENGTH,
     NameMatcher,
     Tier,
     ambiguous_error,
     check_query,
+    partial_match_note,
     shown,
     unknown_error,
 )
@@ -430,7 +432,33 @@ def resolve_area(query: str, level: Level | None = None) -> Area:
 def resolution_notes(query: object, area: Area) -> list[str]:
     """Warnings for a query that resolved, but maybe not to what was meant: a bare number read as
     a region code that is also a department number ("75" at level region is Nouvelle-Aquitaine,
-    not Paris), or a former region read as the current region containing it ("Auvergne")."""
+    not Paris), a former region read as the current region containing it ("Auvergne"), or a part
+    of a name read as the whole ("Bret" as Bretagne)."""
+    notes = _region_notes(query, area)
+    return notes or _partial_name_notes(query, area)
+
+
+def _partial_name_notes(query: object, area: Area) -> list[str]:
+    """A prefix or some words of a name read as that name (lookup.partial_match_note)."""
+    matcher = _MATCHERS.get(area.level)
+    if matcher is None or not isinstance(query, str) or len(query) > MAX_QUERY_LENGTH:
+        return []
+    folded = " ".join(_TOKEN_MAP.get(w, w) for w in fold(query).split())
+    if not folded or _as_code(folded):
+        return []
+    stripped = _strip_level_words(folded)
+    found = [(tier, text) for text in (folded, *(stripped[:1] if stripped else ()))
+             if (tier := matcher.tier_of(text, area)) is not None]
+    if not found:
+        return []
+    tier, text = min(found)
+    note = partial_match_note(query, area.label, area.level, tier,
+                              None if text == folded else text)
+    return [note] if note else []
+
+
+def _region_notes(query: object, area: Area) -> list[str]:
+    """A region code that is also a department number; a former region (see above)."""
     if area.level != "region" or not isinstance(query, str | int) or isinstance(query, bool):
         return []
     text = str(query).strip()
@@ -748,3 +776,18 @@ def _unknown(
     return unknown_error(
         query, kind, [a.label for a in close], _HINTS[kind], [describe(a) for a in close]
     )
+
+
+# -- Public views of the tables above (for the chat planner: one home for these facts) -----------
+
+
+def cities() -> dict[str, tuple[str, str]]:
+    """Large cities that are no area of the data, by folded name: (name, department code)."""
+    return dict(_CITIES)
+
+
+def former_regions() -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    """Former regions (before 2016) whose name is in no current region's, by folded name:
+    (name, current region code, department codes). The others (Auvergne, Aquitaine…) resolve to
+    the current region that contains their name, with a note from :func:`resolution_notes`."""
+    return dict(_FORMER_REGIONS)

@@ -20,7 +20,7 @@ generic word resolve on its own. An alias starting with a generic word ("véhicu
 still make that word a unique prefix, unknown instead of ambiguous; such phrases stay in the
 planner.
 
-The aliases are also the chat planner's vocabulary (:mod:`oasis_mcp.assistant` finds them in free
+The aliases are also the chat planner's vocabulary (:mod:`oasis_app.planner` finds them in free
 text): a new common word is taught here, once.
 """
 

@@ -76,6 +76,23 @@ def shown(query: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def partial_match_note(
+    query: str, name: str, kind: str, tier: Tier, part: str | None = None
+) -> str | None:
+    """The warning owed when ``query`` named ``name`` only partly: a prefix ("Bret" for Bretagne)
+    or some of its words ("Azur"); ``part`` is the piece that matched when not the whole query
+    ("bret" of "région Bret"). Such a query may have meant something else, and the answer must say
+    how it was read (None for exact names, aliases and codes)."""
+    piece = shown(part or query)
+    if tier == Tier.PREFIX:
+        how = f"the only {kind} whose name starts with '{piece}'"
+    elif tier == Tier.WORDS:
+        how = f"the only {kind} whose name contains {'these words' if ' ' in piece else 'it'}"
+    else:
+        return None
+    return f"'{shown(query)}' was read as {name}, {how}; give the full name or the code to be sure."
+
+
 def check_query(query: object, kind: str, hint: str = "") -> str:
     """Validate a raw query and return its folded form.
 
@@ -232,6 +249,11 @@ class NameMatcher(Generic[K]):
         if worded:
             return Match(Tier.WORDS, self._ordered(worded))
         return None
+
+    def tier_of(self, folded: str, key: K) -> Tier | None:
+        """The tier at which an already normalised query matches ``key`` (None if it does not)."""
+        found = self.match_folded(folded)
+        return found.tier if found is not None and key in found.keys else None
 
     def _words(self, folded: str) -> set[K]:
         words = {stem(w) for w in folded.split() if w not in STOP_WORDS}

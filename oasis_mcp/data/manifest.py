@@ -3,7 +3,26 @@
 The manifest records the edition, and for each file its official name, level, source URL, sha256,
 size and download time (UTC, ISO 8601). It is written atomically (temp file + ``os.replace``), and
 it is the only authority for removing files: an update removes the files the previous manifest
-listed and the new edition does not use, never any other file.
+listed and the new one does not (neither as current nor as a kept edition), never any other file.
+
+Format 2 (backward compatible with format 1, whose readers ignore the new key)::
+
+    {
+      "format": 2,
+      "edition": "<id of the current edition>",      # what the server serves by default
+      "files": [ {name, level, url, sha256, size, downloaded_at}, ... ],
+      "installed_at": "...Z", "source": "api" | "fallback", "dataset_id": "...",
+      "regions": "official" | "aggregated", "notes": ["..."],
+      "previous": [                                   # kept older editions, newest first
+        {"edition": "...", "files": [...], "installed_at": "...Z", "regions": "..."}
+      ]
+    }
+
+A format-1 manifest reads as one with no kept edition.
+
+``.oasis-update.state`` (beside it) says how the last update ended: ``running`` (with the time
+and pid: if no update holds the lock, it was interrupted, e.g. killed), ``failed`` (with the
+message) or ``ok``. It never affects what is served.
 """
 
 from __future__ import annotations
@@ -22,7 +41,8 @@ from oasis_mcp.data.editions import FileLevel, parse_file_name
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2
+STATE_NAME = ".oasis-update.state"
 #: Every temp file an update writes is named ``.oasis-tmp-*.part`` in the target directory.
 TEMP_PREFIX = ".oasis-tmp-"
 TEMP_SUFFIX = ".part"
@@ -39,6 +59,23 @@ class ManifestFile:
 
 
 @dataclass(frozen=True)
+class KeptEdition:
+    """An older edition kept beside the current one (readable on request)."""
+
+    edition: str
+    files: tuple[ManifestFile, ...]
+    installed_at: str = ""
+    regions: str = "official"
+
+    def file(self, level: FileLevel) -> ManifestFile | None:
+        return next((f for f in self.files if f.level == level), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"edition": self.edition, "files": [asdict(f) for f in self.files],
+                "installed_at": self.installed_at, "regions": self.regions}
+
+
+@dataclass(frozen=True)
 class Manifest:
     edition: str
     files: tuple[ManifestFile, ...]
@@ -48,15 +85,30 @@ class Manifest:
     regions: str = "official"  # "official" (regional file installed) or "aggregated"
     format: int = MANIFEST_FORMAT
     notes: tuple[str, ...] = field(default=())
+    previous: tuple[KeptEdition, ...] = field(default=())  # kept older editions, newest first
 
     def file(self, level: FileLevel) -> ManifestFile | None:
         return next((f for f in self.files if f.level == level), None)
 
+    def all_files(self) -> tuple[ManifestFile, ...]:
+        """The files of the current and of the kept editions."""
+        return self.files + tuple(f for kept in self.previous for f in kept.files)
+
+    def as_kept(self) -> KeptEdition:
+        return KeptEdition(self.edition, self.files, self.installed_at, self.regions)
+
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["files"] = [asdict(f) for f in self.files]
-        data["notes"] = list(self.notes)
-        return data
+        return {
+            "format": self.format,
+            "edition": self.edition,
+            "files": [asdict(f) for f in self.files],
+            "installed_at": self.installed_at,
+            "source": self.source,
+            "dataset_id": self.dataset_id,
+            "regions": self.regions,
+            "notes": list(self.notes),
+            "previous": [kept.to_dict() for kept in self.previous],
+        }
 
 
 def manifest_path(directory: Path) -> Path:
@@ -85,8 +137,30 @@ def read_manifest(directory: Path) -> Manifest | None:
 
 
 def manifest_from_dict(data: Mapping[str, Any]) -> Manifest:
+    previous = []
+    for kept in data.get("previous") or ():
+        if isinstance(kept, Mapping) and "edition" in kept:
+            previous.append(KeptEdition(
+                edition=str(kept["edition"]), files=_files(kept.get("files") or ()),
+                installed_at=str(kept.get("installed_at", "")),
+                regions=str(kept.get("regions", "official")),
+            ))
+    return Manifest(
+        edition=str(data["edition"]),
+        files=_files(data["files"]),
+        installed_at=str(data.get("installed_at", "")),
+        source=str(data.get("source", "")),
+        dataset_id=str(data.get("dataset_id", "")),
+        regions=str(data.get("regions", "official")),
+        format=int(data.get("format", MANIFEST_FORMAT)),
+        notes=tuple(str(n) for n in data.get("notes", ())),
+        previous=tuple(previous),
+    )
+
+
+def _files(entries: Any) -> tuple[ManifestFile, ...]:
     files = []
-    for entry in data["files"]:
+    for entry in entries:
         name = str(entry["name"])
         parsed = parse_file_name(name)
         if parsed is None or Path(name).name != name:
@@ -102,16 +176,7 @@ def manifest_from_dict(data: Mapping[str, Any]) -> Manifest:
                 downloaded_at=str(entry.get("downloaded_at", "")),
             )
         )
-    return Manifest(
-        edition=str(data["edition"]),
-        files=tuple(files),
-        installed_at=str(data.get("installed_at", "")),
-        source=str(data.get("source", "")),
-        dataset_id=str(data.get("dataset_id", "")),
-        regions=str(data.get("regions", "official")),
-        format=int(data.get("format", MANIFEST_FORMAT)),
-        notes=tuple(str(n) for n in data.get("notes", ())),
-    )
+    return tuple(files)
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> Path:
@@ -129,8 +194,62 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, public_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def public_mode() -> int:
+    """The mode a new file gets from the umask (0644 under umask 022). Temp files are created
+    0600; installed files get this mode, so that another account (the one running the server)
+    can read what an update installed."""
+    return 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # no other way to read it: set and restore at once
+    os.umask(mask)
+    return mask
+
+
+@dataclass(frozen=True)
+class UpdateState:
+    """How the last update of a directory ended (``.oasis-update.state``)."""
+
+    state: str  # "running", "failed", "ok"
+    started_at: str = ""
+    finished_at: str = ""
+    pid: int = 0
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_state(directory: Path) -> UpdateState | None:
+    try:
+        data = json.loads((directory / STATE_NAME).read_text(encoding="utf-8"))
+        return UpdateState(state=str(data["state"]), started_at=str(data.get("started_at", "")),
+                           finished_at=str(data.get("finished_at", "")),
+                           pid=int(data.get("pid", 0)), message=str(data.get("message", "")))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def write_state(directory: Path, state: UpdateState) -> None:
+    """Best effort: a state that cannot be written is logged, never fatal."""
+    text = json.dumps(state.to_dict(), ensure_ascii=False) + "\n"
+    try:
+        atomic_write_bytes(directory / STATE_NAME, text.encode("utf-8"))
+    except OSError as exc:
+        log.warning("cannot record the update state in %s: %s", directory / STATE_NAME, exc)

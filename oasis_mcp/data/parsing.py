@@ -62,18 +62,121 @@ class ParsedFile:
         return int(self.frame["year"].min()), int(self.frame["year"].max())
 
 
-def read_ssmsi_file(path: str | Path, level: FileLevel | None = None) -> ParsedFile:
+def read_ssmsi_file(
+    path: str | Path, level: FileLevel | None = None, name: str | None = None
+) -> ParsedFile:
     """Read and validate one SSMSI departmental or regional CSV file.
 
     ``level`` is taken from the header when not given (a ``Code_departement`` column means the
-    departmental file).
+    departmental file). ``name`` is the file's name in messages (default: the path's).
     """
     path = Path(path)
+    name = name or path.name
     try:
+        scan = _scan(path)
+        if scan.clean:
+            parsed = _read_clean_file(path, scan, name, level)
+            if parsed is not None:
+                return parsed
+        # Anything unusual: the exact checks on the whole content, which name the line.
         raw = path.read_bytes()
     except OSError as exc:
-        raise DataFileError(path.name, f"cannot be read ({exc.strerror or exc})") from None
-    return parse_ssmsi_bytes(raw, path.name, level)
+        raise DataFileError(name, f"cannot be read ({exc.strerror or exc})") from None
+    return parse_ssmsi_bytes(raw, name, level)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    sha256: str
+    newlines: int
+    first_line: bytes
+    clean: bool  # UTF-8, no NUL, no blank line, ends with a newline, not empty
+
+
+_SCAN_CHUNK = 1 << 20
+
+
+def _scan(path: Path) -> _Scan:
+    """One pass over the file in 1 MiB chunks (never the whole file in memory): its sha256,
+    line count and first line, and whether it is clean enough for the fast reader."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines, first, tail, clean, size = 0, b"", b"", True, 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_SCAN_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            if clean:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    clean = False
+                joined = tail + chunk
+                if b"\x00" in chunk or b"\n\n" in joined or b"\n\r\n" in joined:
+                    clean = False
+            newlines += chunk.count(b"\n")
+            if len(first) < 4096 and b"\n" not in first:
+                first += chunk[:4096]
+            tail = chunk[-2:]
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        clean = False
+    clean = clean and size > 0 and tail.endswith(b"\n")
+    return _Scan(digest.hexdigest(), newlines, first.split(b"\n", 1)[0], clean)
+
+
+_RENAME: dict[FileLevel, dict[str, str]] = {
+    level: {
+        CODE_COLUMN[level]: "area", "annee": "year", "indicateur": "indicator",
+        "unite_de_compte": "unit", "nombre": "count", "taux_pour_mille": "rate_per_1000",
+        "insee_pop": "population", "insee_pop_millesime": "population_vintage",
+        "insee_log": "dwellings", "insee_log_millesime": "dwellings_vintage",
+        **({"Code_region": "region"} if level == "department" else {}),
+    }
+    for level in ("department", "region")
+}
+
+
+def _read_clean_file(
+    path: Path, scan: _Scan, name: str, level: FileLevel | None
+) -> ParsedFile | None:
+    """The fast reader: pandas reads the file from disk into typed columns, renamed in place
+    (no second copy of the table). None when anything is off: the caller then runs the exact
+    checks on the content."""
+    header = _read_header(scan.first_line.decode("utf-8-sig").rstrip("\r"), name)
+    level = level or ("department" if "Code_departement" in header else "region")
+    if any(col not in header for col in COLUMNS[level]) or len(header) != len(COLUMNS[level]):
+        return None
+    dtypes: dict[str, str] = {col: "object" for col in header}
+    dtypes.update({col: "int64" for col in INTEGER_COLUMNS})
+    dtypes["taux_pour_mille"] = "float64"
+    try:
+        # low_memory=False: one pass of the tokenizer, no concatenation of partial columns.
+        table = pd.read_csv(path, sep=";", decimal=",", dtype=dtypes, encoding="utf-8-sig",
+                            keep_default_na=False, na_filter=False, low_memory=False)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
+        return None
+    if table.empty or len(table) != scan.newlines - 1:
+        return None
+    for col in header:
+        if dtypes[col] == "object":
+            values = table[col].to_numpy()
+            if pd.isna(values).any() or (values == "").any():
+                return None
+    table = table.rename(columns=_RENAME[level])  # labels only: the data is not copied
+    if level == "region":
+        table["region"] = table["area"]
+    _check_ranges(table, name)
+    return _validated(table, name, level, scan.sha256)
+
+
+def _validated(frame: pd.DataFrame, name: str, level: FileLevel, sha256: str) -> ParsedFile:
+    nomenclature = _check_indicators(frame, name)
+    _check_areas(frame, name, level)
+    _check_keys(frame, name)
+    return ParsedFile(name=name, level=level, sha256=sha256, frame=frame,
+                      nomenclature=nomenclature)
 
 
 def parse_ssmsi_bytes(raw: bytes, name: str, level: FileLevel | None = None) -> ParsedFile:
@@ -96,11 +199,7 @@ def parse_ssmsi_bytes(raw: bytes, name: str, level: FileLevel | None = None) -> 
     frame = _read_table(text, name, header, level)
     if frame.empty:
         raise DataFileError(name, "the file has a header but no data rows", line=1)
-    nomenclature = _check_indicators(frame, name)
-    _check_areas(frame, name, level)
-    _check_keys(frame, name)
-    return ParsedFile(name=name, level=level, sha256=sha256, frame=frame,
-                      nomenclature=nomenclature)
+    return _validated(frame, name, level, sha256)
 
 
 def _decode(raw: bytes, name: str) -> str:
