@@ -275,11 +275,9 @@ def _series(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Rep
     if plan.accuracy:  # "How reliable is your forecast for drug use in Paris?"
         sentences = [_reliability(f, lang) for f in forecasts] + sentences
     source = _edition(histories[0] if histories else forecasts[0], lang)
-    figure = None
-    shown = histories[0] if histories else None
-    shown_fc = _matching(forecasts, shown) if shown else (forecasts[0] if forecasts else None)
-    if (shown is not None and len(shown.get("points", [])) > 0) or shown_fc is not None:
-        figure = charts.history_chart(shown, shown_fc, lang=lang)
+    # Two indicators: one panel each; one year: a number card (charts.series_chart decides).
+    shown = [h for h in histories if h.get("points")]
+    figure = charts.series_chart(shown, forecasts, lang=lang) if shown or forecasts else None
     text = " ".join(s for s in sentences if s)
     return Reply(f"{text} {source}".strip(), figure, list(dict.fromkeys(notes)))
 
@@ -711,13 +709,8 @@ def chart_for(outcomes: Sequence[ToolOutcome], lang: str) -> charts.Chart | None
         return [o.data for o in outcomes if o.ok and o.name == name and o.data]
 
     histories, forecasts = results("get_history"), results("forecast")
-    areas = {h.get("area", {}).get("code") for h in histories}
-    if len(areas) >= 2:
-        return charts.multi_history_chart(histories, forecasts, lang=lang)
-    if histories:
-        return charts.history_chart(histories[0], _matching(forecasts, histories[0]), lang=lang)
-    if forecasts:
-        return charts.history_chart(None, forecasts[0], lang=lang)
+    if histories or forecasts:
+        return charts.series_chart(histories, forecasts, lang=lang)
     comparisons = results("compare_regions")
     if comparisons:
         rows = comparisons[0].get("ranking", [])
