@@ -33,7 +33,12 @@ if TYPE_CHECKING:
 
     from oasis_mcp.query import DataIndex
 
-WEBSITE_URL = "https://www.data.gouv.fr/fr/datasets/bases-statistiques-communale-departementale-et-regionale-de-la-delinquance-enregistree-par-la-police-et-la-gendarmerie-nationales/"
+# The server's website in server info: the dataset's page on data.gouv.fr (the project has no
+# other public page of its own). resources_text.DATASET_PAGE is this same value.
+WEBSITE_URL = (
+    "https://www.data.gouv.fr/datasets/bases-statistiques-communale-departementale-et-regionale-"
+    "de-la-delinquance-enregistree-par-la-police-et-la-gendarmerie-nationales/"
+)
 
 # A small shield (blue, white, red stripes under a rising line): the same SVG for every size.
 _ICON_SVG = (
