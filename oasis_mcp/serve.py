@@ -137,7 +137,11 @@ def _run_stdio(data_dir: str | None) -> int:
     with contextlib.suppress(AttributeError, ValueError, OSError):
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     try:
-        server.run("stdio")
+        import anyio
+
+        from oasis_mcp.stdio_transport import serve_stdio
+
+        anyio.run(serve_stdio, server)
     finally:
         _retire_stdout()
     log.info("stdin closed, exiting")
