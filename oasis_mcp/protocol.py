@@ -67,7 +67,8 @@ IndexGetter = Callable[[], "DataIndex | None"]
 
 
 def _matches(partial: str, candidates: Iterable[tuple[str, Sequence[str]]]) -> list[str]:
-    """Values whose keys start with (then contain) ``partial``, folded; in candidate order."""
+    """Values whose keys start with ``partial`` (folded), then, for 3 characters or more, those
+    that contain it; in candidate order."""
     wanted = fold(partial)
     starts: list[str] = []
     contains: list[str] = []
@@ -75,7 +76,7 @@ def _matches(partial: str, candidates: Iterable[tuple[str, Sequence[str]]]) -> l
         folded = [fold(k) for k in keys if k]
         if not wanted or any(k.startswith(wanted) for k in folded):
             starts.append(value)
-        elif any(wanted in k for k in folded):
+        elif len(wanted) >= 3 and any(wanted in k for k in folded):
             contains.append(value)
     return list(dict.fromkeys(starts + contains))
 
