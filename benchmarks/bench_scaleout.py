@@ -46,7 +46,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPAWN_TIMEOUT = 120.0
-CALLS = (
+CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("get_history", {"area": "Bretagne", "indicator": "burglary"}),
     ("compare_regions", {"indicator": "burglary"}),
     ("list_regions", {"level": "department", "region": "Bretagne"}),

@@ -335,7 +335,7 @@ async def _identity(mode: str) -> tuple[Any, Any, dict[str, list[str]]]:
         prompt = PromptReference(type="ref/prompt", name="regional_briefing")
         indicator = PromptReference(type="ref/prompt", name="compare_indicator")
         template = ResourceTemplateReference(type="ref/resource", uri="oasis://backtest/{level}")
-        asked = {
+        asked: dict[str, tuple[PromptReference | ResourceTemplateReference, dict[str, str]]] = {
             "area:bre": (prompt, {"name": "area", "value": "bre"}),
             "area:33": (prompt, {"name": "area", "value": "33"}),
             "area:": (prompt, {"name": "area", "value": ""}),
