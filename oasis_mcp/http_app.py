@@ -154,6 +154,10 @@ class _OriginPattern:
 # JSON-RPC codes of HTTP refusals (server-defined range): 401 -> -32001, the others -32000.
 _REJECTION_CODES = {401: -32001}
 PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource"
+# Where OAuth clients (mcp-remote 0.15) fall back to dynamic client registration when the
+# metadata names no authorization server: answered with an RFC 7591 error that says what to do,
+# which such clients print, instead of a bare 404.
+REGISTER_PATH = "/register"
 
 
 @dataclass(frozen=True)
@@ -397,6 +401,7 @@ class MCPHttpEndpoint:
         routes += [
             Route(PROTECTED_RESOURCE_PATH, endpoint=metadata, name="protected_resource"),
             Route(PROTECTED_RESOURCE_PATH + path, endpoint=metadata, name="protected_resource_mcp"),
+            Route(REGISTER_PATH, endpoint=_no_oauth_registration(self.policy), name="register"),
         ]
         return routes + self.extra_routes
 
@@ -509,6 +514,27 @@ def build_mcp_endpoint(
         limits=limits,
         limiter=limiter,
     )
+
+
+def token_help() -> str:
+    return (
+        "This server does not use OAuth: send the header 'Authorization: Bearer <token>', where "
+        f"<token> is the value of ${TOKEN_ENV} on the server (mcp-remote: --header "
+        "\"Authorization:Bearer <token>\")."
+    )
+
+
+def _no_oauth_registration(policy: AccessPolicy) -> ASGIApp:
+    async def register(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        log.info("refused OAuth client registration (the server uses a static bearer token)")
+        body = {"error": "invalid_client_metadata", "error_description": token_help()}
+        await JSONResponse(body, status_code=400, headers={"Cache-Control": "no-store"})(
+            scope, receive, send
+        )
+
+    return AccessGuard(register, policy, require_token=False)
 
 
 def _protected_resource_app(policy: AccessPolicy, mcp_path: str) -> ASGIApp:

@@ -373,3 +373,15 @@ def test_completions_identity_and_honest_capabilities(mode: str, needs_data: Non
     assert info.icons and info.icons[0].mime_type == "image/svg+xml"
     assert info.icons[0].src.startswith("data:image/svg+xml;base64,")
 
+
+
+def test_oauth_registration_fallback_says_there_is_no_oauth(with_token: RunningServer) -> None:
+    """mcp-remote 0.15, given a wrong token, falls back to dynamic client registration at
+    /register and prints the body of the refusal: make that body say what to do."""
+    response = httpx.post(f"{with_token.base}/register", timeout=STEP_TIMEOUT,
+                          json={"redirect_uris": ["http://localhost:1/cb"]})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_client_metadata"
+    assert "does not use OAuth" in body["error_description"]
+    assert "Authorization: Bearer <token>" in body["error_description"]
