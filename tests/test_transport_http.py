@@ -34,6 +34,7 @@ from oasis_mcp import __version__
 from oasis_mcp.http_app import AccessPolicy
 
 STEP_TIMEOUT = 25.0  # seconds; a hang guard, not a performance assertion
+SPAWN_TIMEOUT = 90.0  # seconds for a server to start (a busy CI machine can take long)
 TOKEN = "test-token-0123456789"
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -100,7 +101,7 @@ def serve_http(tmp: Path, *args: str, **env: str) -> Iterator[RunningServer]:
             env=child_env(**env),
         )
     try:
-        deadline = time.monotonic() + STEP_TIMEOUT
+        deadline = time.monotonic() + SPAWN_TIMEOUT
         base = None
         while base is None:
             if proc.poll() is not None or time.monotonic() > deadline:
