@@ -444,9 +444,12 @@ def create_server(
     ) -> Annotated[CallToolResult, HistoryResult]:
         with tool_errors("get_history"):
             idx = await state.index_async()
-            return structured(
-                query().get_history(idx, area, indicator, level, start_year, end_year)
-            )
+            result = query().get_history(idx, area, indicator, level, start_year, end_year)
+            try:  # the latest year is provisional: say by how much it was revised before
+                art: Artifacts | None = await state.artifacts_async()
+            except ArtifactsError:
+                art = None
+            return structured(query().with_provisional_note(result, art, idx.last_year))
 
     @server.tool(
         name="forecast",

@@ -286,7 +286,12 @@ def test_prophet_trend_is_its_yhat_without_seasonality() -> None:
     import pandas as pd
     from prophet import Prophet
 
-    from oasis_training.models.statistical import PROPHET_ALGORITHM, PROPHET_ITER, _prophet_one, _quiet
+    from oasis_training.models.statistical import (
+        PROPHET_ALGORITHM,
+        PROPHET_ITER,
+        _prophet_one,
+        _quiet,
+    )
 
     _quiet()
     years = np.arange(2016, 2024)
@@ -299,3 +304,66 @@ def test_prophet_trend_is_its_yhat_without_seasonality() -> None:
     model.fit(frame, algorithm=PROPHET_ALGORITHM, iter=PROPHET_ITER)
     future = model.make_future_dataframe(periods=2, freq="YS", include_history=False)
     np.testing.assert_allclose(values, model.predict(future)["yhat"].to_numpy(), rtol=1e-9)
+
+
+def _toy_panels() -> tuple[dict[str, Panel], dict[str, str]]:
+    """Departments 01, 02 (region R1) and 971 (region R2 alone); FR = all, FM = 01 + 02."""
+    from oasis_training.reconcile import DRUG_PARTS, DRUG_TOTAL
+
+    inds = sorted(["Homicides", DRUG_TOTAL, *DRUG_PARTS])
+    region_of = {"01": "R1", "02": "R1", "971": "R2"}
+    rng = np.random.default_rng(0)
+    years = np.arange(2016, 2022)
+
+    def panel(level: str, areas: list[str]) -> Panel:
+        a = np.repeat(areas, len(inds))
+        i = np.tile(inds, len(areas))
+        y = rng.uniform(10, 100, (len(a), len(years)))
+        return Panel(level, a, i, years, y, np.ones_like(y), y, y)
+
+    return {"country": panel("country", ["FM", "FR"]), "region": panel("region", ["R1", "R2"]),
+            "department": panel("department", ["01", "02", "971"])}, region_of
+
+
+def test_every_reconciliation_method_adds_up_and_keeps_single_department_regions_equal() -> None:
+    from oasis_training.reconcile import METHODS, build_hierarchy, coherence_errors, reconcile
+
+    panels, region_of = _toy_panels()
+    h = build_hierarchy(panels, region_of)
+    assert h is not None and h.n == 2 * 4 + 2 * 4 + 3 * 4
+    base = np.random.default_rng(1).uniform(5, 200, h.n)  # incoherent base forecasts
+    assert coherence_errors(h, base) > 0.1
+    r2 = h.offsets["region"][0] + 4  # region R2's first indicator row
+    d971 = h.offsets["department"][0] + 8
+    for method in METHODS:
+        out = reconcile(h, base, method, np.full(h.n, 4.0))
+        assert coherence_errors(h, out) < 1e-9, method
+        np.testing.assert_allclose(out[r2:r2 + 4], out[d971:d971 + 4])
+    # bottom-up keeps the departments' base forecasts of the bottom indicators
+    bu = reconcile(h, base, "bottom_up")
+    rows = [j for j in range(*h.offsets["department"]) if panels["department"].indicators[
+        j - h.offsets["department"][0]] != "Usage de stupéfiants"]
+    np.testing.assert_allclose(bu[rows], base[rows])
+    # an incomplete panel (a slice) has no hierarchy
+    sliced = dict(panels, department=panels["department"].subset(np.arange(8)))
+    assert build_hierarchy(sliced, region_of) is None
+
+
+def test_grouped_intervals_widen_the_indicator_that_missed_before() -> None:
+    from oasis_training.calibration import sequential_group_intervals
+
+    n = 400
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({
+        "level": "region", "indicator": np.where(np.arange(n) % 2, "wild", "calm"),
+        "cutoff": np.repeat([2017, 2018, 2019, 2020], n // 4), "horizon": 1,
+        "y_pred": 100.0, "vscale": 1.0, "calib": True,
+    })
+    noise = np.where(frame["indicator"] == "wild", 20.0, 1.0) * rng.standard_normal(n)
+    frame["y_true"] = 100.0 + noise
+    out = sequential_group_intervals(frame)
+    last = frame["cutoff"] == 2020
+    wide = (out["hi_80"] - out["lo_80"])[last & (frame["indicator"] == "wild")].mean()
+    narrow = (out["hi_80"] - out["lo_80"])[last & (frame["indicator"] == "calm")].mean()
+    assert wide > 5 * narrow
+    assert np.isinf(out["hi_80"][frame["cutoff"] == 2017]).all()  # nothing known yet
