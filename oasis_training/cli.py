@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="small, fast configuration (tests); never published")
     parser.add_argument("--limit-areas", type=int, default=None,
                         help="keep only the first N areas of each level (slices for tests)")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated candidates to leave out (e.g. ets_damped,prophet "
+                             "on a loaded machine); recorded in metrics.json")
     parser.add_argument("--jobs", type=int, default=2, help="parallel workers (default 2)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     return parser
@@ -100,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(data_dir=args.data_dir, edition=args.edition, levels=levels, out=out,
                       quick=args.quick, n_jobs=args.jobs, mlflow=not args.no_mlflow,
                       series_limit=args.limit_areas,
+                      skip=tuple(x.strip() for x in args.skip.split(",") if x.strip()),
                       command=["oasis-train", *(sys.argv[1:] if argv is None else argv)])
     from oasis_mcp.errors import DataFileError, DataNotFoundError
 

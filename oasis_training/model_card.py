@@ -86,7 +86,8 @@ def render(metrics: dict[str, Any], timings: dict[str, Any]) -> str:
         f"- Intervals: {p['intervals']}. A horizon without calibration residuals at a cutoff "
         "(e.g. h ≥ 3 at the 2019 cutoff) takes the longest calibrated horizon's quantile grown "
         "like a random walk's spread (q_h = q_k · sqrt(h / k)); outcomes of 2020 (lockdowns) are "
-        "scored but never calibrate (a known one-off break); the backtest coverage at long horizons measures that rule. "
+        "scored but never calibrate (a known one-off break); the backtest coverage at long "
+        "horizons measures that rule. "
         "The published 2026–2030 intervals are calibrated at every horizon (h = 1–5 all have "
         "residuals); the 95 % interval contains the 80 % one.",
         f"- Selection: {p.get('selection', '')}. The figures below are those of the nested "
@@ -250,7 +251,8 @@ def _revisions(metrics: dict[str, Any]) -> list[str]:
     lines = ["## Revisions of the latest year", "",
              f"The latest year is provisional. {r['year']} in edition `{r['previous_edition']}` "
              "against the same year in this edition (series with the same label):", "",
-             "| level | series | median abs. | mean | 80 % | 95 % | max |", "|---|---|---|---|---|---|---|"]
+             "| level | series | median abs. | mean | 80 % | 95 % | max |",
+             "|---|---|---|---|---|---|---|"]
     for lv, m in r["levels"].items():
         lines.append(f"| {lv} | {m['n_series']} | {m['median_abs']:.2%} | {m['mean']:+.2%} | "
                      f"{m['p80']:.2%} | {m['p95']:.2%} | {m['max_abs']:.1%} |")

@@ -87,6 +87,7 @@ class TrainConfig:
     mlflow: bool = True
     series_limit: int | None = None  # quick runs: keep this many areas per level
     command: list[str] = field(default_factory=list)
+    skip: tuple[str, ...] = ()  # candidates left out on purpose (recorded with the reason)
 
 
 def git_commit() -> str:
@@ -112,6 +113,7 @@ def backtest_level(
     models = all_candidates(quick=cfg.quick, n_jobs=cfg.n_jobs,
                             per_series=per_series_names(panel.level, cfg.quick),
                             slow_global=global_names(panel.level))
+    models = [m for m in models if m.name not in cfg.skip]
     for i, model in enumerate(models, 1):
         progress(f"[{panel.level}] {i}/{len(models)} {model.name} …")
         res = run_candidate(model, panel, protocol, n_jobs=cfg.n_jobs)
@@ -301,7 +303,8 @@ def _level_block(level: str, panel: Panel, results: dict[str, CandidateResult], 
                                family=r.family, params=r.params)
                        for n, r in results.items()},
         "champion_by_indicator": by_indicator(panel, results[champion], protocol),
-        "candidates_not_run": candidates_not_run(level, cfg.quick),
+        "candidates_not_run": {**candidates_not_run(level, cfg.quick),
+                               **{n: "left out of this run with --skip" for n in cfg.skip}},
     }
 
 
@@ -325,11 +328,12 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
             "horizons": protocol.horizons, "headline_horizons": list(HEADLINE_HORIZONS),
             "target": "count",
             "mase_scale": "in-sample MAE of one-step naive up to the cutoff, per series",
-            "intervals": "grouped conformal on |error| / volatility (max(mean |year-on-year "
-                         "change| up to the cutoff, sqrt(y[t] + 1))), one quantile per (level, "
+            "intervals": "grouped conformal on |error| / s, s = max(0.5 × mean |year-on-year "
+                         "change| up to the cutoff + 0.05 y[t], sqrt(y[t] + 1)), one quantile "
+                         "per (level, "
                          "indicator, horizon) shrunk toward the indicator's quantile pooled over "
-                         "levels (weight n / (n + 40)); calibrated only on outcomes observed by the "
-                         "cutoff, never on the 2020 (lockdown) outcomes",
+                         "levels (weight n / (n + 40)); calibrated only on outcomes observed "
+                         "by the cutoff, never on the 2020 (lockdown) outcomes",
             "selection": "nested: the forecasts of each cutoff come from the candidate (and the "
                          "reconciliation method) with the lowest MASE on the outcomes known at "
                          "that cutoff; the published model is chosen the same way at the last "
@@ -467,7 +471,8 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
             "choices": results["selected"].params["choices"], "final": finals[level]}
         champ = results[champion].metrics
         progress(f"[{level}] published {champion}: MASE {champ['mase']:.3f} = "
-                 f"{champ['ratio_to_naive']:.3f} × naive (h1-2: {champ['ratio_to_naive_h12']:.3f}); "
+                 f"{champ['ratio_to_naive']:.3f} × naive "
+                 f"(h1-2: {champ['ratio_to_naive_h12']:.3f}); "
                  f"coverage {champ['coverage_80']:.3f}/{champ['coverage_95']:.3f}")
     metrics = clean_json(metrics)
     bt_parts = []
