@@ -105,7 +105,6 @@ def test_retraining_a_slice_gives_identical_bytes(tmp_path: Path) -> None:
         outs.append(out)
     files = sorted(str(p.relative_to(outs[0])) for p in outs[0].rglob("*") if p.is_file())
     assert set(REPRODUCIBLE) <= set(files)
-    assert any(f.endswith((".txt.gz", ".json.gz")) for f in files)  # native model files
     for rel in files:
         if rel in ("run.json", "MODEL_CARD.md"):  # timings and command line differ
             continue
