@@ -35,6 +35,8 @@ from oasis_mcp.schemas import (
     ForecastResult,
     HistoryPoint,
     HistoryResult,
+    HorizonAccuracy,
+    IndicatorAccuracy,
     IndicatorCatalog,
     IndicatorInfo,
     IndicatorRef,
@@ -399,6 +401,7 @@ def _indicator_summary(
         "indicator_coverage_80": _metric(figures.get("coverage_80")),
         "indicator_coverage_95": _metric(figures.get("coverage_95")),
         "indicator_n_backtest": n if isinstance(n, int) and not isinstance(n, bool) else None,
+        "indicator_by_horizon": horizon_accuracy(figures.get("by_horizon")),
     }
     c80, c95 = fields["indicator_coverage_80"], fields["indicator_coverage_95"]
     if (c80 is not None and c80 < INDICATOR_COVERAGE_FLOOR["80"]) or (
@@ -534,7 +537,8 @@ def _forecast(
         data_edition=idx.edition,
         upper_bound=bool(observed and observed.upper_bound),
         warnings=warnings,
-        caveats=[*_caveats(idx, label, level, observed), FORECAST_CAVEAT],
+        caveats=[*_caveats(idx, label, level, observed), FORECAST_CAVEAT,
+                 *provisional_notes(art, level)],
     )
 
 
@@ -686,6 +690,8 @@ def model_metrics(
             n_series=_int(block.get("n_series")),
             n_series_excluded_zero_scale=_int(block.get("n_series_excluded_zero_scale")),
             candidates=rows,
+            champion_by_horizon=_champion_by_horizon(block),
+            champion_by_indicator=_champion_by_indicator(block),
         ))
     if idx is not None:
         warnings = _edition_warnings(idx, art) + warnings
@@ -705,3 +711,74 @@ def _text(value: object) -> str | None:
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# --- per-horizon and per-indicator backtest figures, revisions of the latest year ------------
+
+
+def horizon_accuracy(by_horizon: object) -> list[HorizonAccuracy]:
+    """``{"1": {"mase", "coverage_80", "coverage_95", "n_forecasts"}, ...}`` as a sorted list."""
+    if not isinstance(by_horizon, dict):
+        return []
+    out = []
+    for h, m in by_horizon.items():
+        if not (isinstance(m, dict) and str(h).isdigit()):
+            continue
+        out.append(HorizonAccuracy(
+            horizon=int(h), mase=_metric(m.get("mase")),
+            coverage_80=_metric(m.get("coverage_80")), coverage_95=_metric(m.get("coverage_95")),
+            n_backtest=_int(m.get("n_forecasts")),
+        ))
+    return sorted(out, key=lambda a: a.horizon)
+
+
+def _champion_by_horizon(block: dict[str, Any]) -> list[HorizonAccuracy]:
+    cands = block.get("candidates")
+    champ = cands.get(str(block.get("champion"))) if isinstance(cands, dict) else None
+    return horizon_accuracy(champ.get("by_horizon")) if isinstance(champ, dict) else []
+
+
+def _champion_by_indicator(block: dict[str, Any]) -> list[IndicatorAccuracy]:
+    per = block.get("champion_by_indicator")
+    if not isinstance(per, dict):
+        return []
+    return [
+        IndicatorAccuracy(
+            indicator=str(label), mase=_metric(m.get("mase")),
+            coverage_80=_metric(m.get("coverage_80")), coverage_95=_metric(m.get("coverage_95")),
+            msis_95=_metric(m.get("msis_95")), n_backtest=_int(m.get("n_forecasts")),
+            by_horizon=horizon_accuracy(m.get("by_horizon")),
+        )
+        for label, m in sorted(per.items()) if isinstance(m, dict)
+    ]
+
+
+def provisional_notes(art: Artifacts, level: str) -> list[str]:
+    """The latest observed year is provisional: how much the previous edition's latest year was
+    revised in the next one (measured by training; empty when it was not measured)."""
+    rev = art.metrics.get("revisions")
+    per = rev.get("levels") if isinstance(rev, dict) else None
+    figures = per.get(level) if isinstance(per, dict) else None
+    if not isinstance(figures, dict):
+        return []
+    med, p95 = _metric(figures.get("median_abs")), _metric(figures.get("p95"))
+    year, prev = rev.get("year"), rev.get("previous_edition")
+    if med is None or p95 is None:
+        return []
+    return [
+        f"The last observed year ({art.last_year}) is provisional: the SSMSI revises it in the "
+        f"next edition. Between edition {prev} and the next, {year} figures at {level} level "
+        f"moved by a median {med:.1%} (95% of series within {p95:.1%}); the first forecast "
+        "year's interval includes this revision."
+    ]
+
+
+def with_provisional_note(result: HistoryResult, art: Artifacts | None,
+                          last_year: int) -> HistoryResult:
+    """A history that shows the last observed year gets the measured revision note (only when the
+    artifacts were trained on the edition served)."""
+    if art is None or art.edition != result.edition or not any(
+            p.year == last_year for p in result.points):
+        return result
+    notes = provisional_notes(art, result.area.level)
+    return result.model_copy(update={"caveats": [*result.caveats, *notes]}) if notes else result

@@ -213,6 +213,18 @@ class ForecastPoint(_Model):
     rate_per_100k: Annotated[Interval, inline(Interval)]
 
 
+class HorizonAccuracy(_Model):
+    horizon: int = Field(description="Years after the forecast origin (1 = the next year)")
+    mase: float | None = Field(None, description="Backtest MASE at this horizon (lower is better)")
+    coverage_80: float | None = Field(
+        None, description="Share of backtest values inside the 80% interval at this horizon"
+    )
+    coverage_95: float | None = Field(
+        None, description="Share of backtest values inside the 95% interval at this horizon"
+    )
+    n_backtest: int | None = Field(None, description="Backtest forecasts behind these figures")
+
+
 class ModelSummary(_Model):
     name: str = Field(description="The champion model for this level")
     level: AreaLevel
@@ -243,6 +255,10 @@ class ModelSummary(_Model):
     )
     indicator_n_backtest: int | None = Field(
         None, description="Number of backtest forecasts behind the indicator_* figures"
+    )
+    indicator_by_horizon: Annotated[list[HorizonAccuracy], inline(list[HorizonAccuracy])] = Field(
+        default_factory=list,
+        description="This indicator's backtest MASE and interval coverage per horizon (this level)",
     )
 
 
@@ -350,6 +366,19 @@ class CandidateMetrics(_Model):
     pooled_r2_rate100k: float | None = None
 
 
+class IndicatorAccuracy(_Model):
+    indicator: str = Field(description="Official indicator label")
+    mase: float | None = None
+    coverage_80: float | None = None
+    coverage_95: float | None = None
+    msis_95: float | None = Field(None, description="Mean scaled interval score of the 95% "
+                                  "interval (lower is better)")
+    n_backtest: int | None = None
+    by_horizon: Annotated[list[HorizonAccuracy], inline(list[HorizonAccuracy])] = Field(
+        default_factory=list
+    )
+
+
 class LevelLeaderboard(_Model):
     level: str
     backtested: bool
@@ -361,6 +390,14 @@ class LevelLeaderboard(_Model):
     candidates: Annotated[list[CandidateMetrics], inline(list[CandidateMetrics])] = Field(
         default_factory=list, description="Best MASE first"
     )
+    champion_by_horizon: Annotated[list[HorizonAccuracy], inline(list[HorizonAccuracy])] = Field(
+        default_factory=list, description="The champion's backtest MASE and coverage per horizon"
+    )
+    champion_by_indicator: Annotated[
+        list[IndicatorAccuracy], inline(list[IndicatorAccuracy])
+    ] = Field(default_factory=list,
+              description="The champion's backtest accuracy and coverage per indicator, overall "
+                          "and per horizon")
 
 
 class ModelMetricsResult(_Model):

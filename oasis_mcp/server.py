@@ -597,8 +597,13 @@ def create_server(
                 result = commune_query().get_history(
                     snap.index, communes, area, indicator, start_year, end_year)
             else:
-                result = query().get_history(
-                    snap.index, area, indicator, level, start_year, end_year)
+                idx = snap.index
+                history = query().get_history(idx, area, indicator, level, start_year, end_year)
+                try:  # the latest year is provisional: say by how much it was revised before
+                    art: Artifacts | None = await state.artifacts_async()
+                except ArtifactsError:
+                    art = None
+                result = query().with_provisional_note(history, art, idx.last_year)
             return structured(noted(result, state.data.notes(snap)))
 
     @server.tool(

@@ -2,7 +2,8 @@
 
 Cutoffs: every year from the first year + 1 to last_year - 1. Those before ``first_eval_cutoff``
 (2019) are calibration-only: their residuals feed the interval widths of later cutoffs but never the
-metrics. Horizons 1 and 2, kept only when the target year is in the data.
+metrics. Horizons 1 to 5, kept only when the target year is in the data (cutoffs 2019/2020 reach
+h = 5 into 2024/2025).
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from oasis_training.calibration import sequential_group_intervals, volatility_scale
 from oasis_training.data import Panel
 from oasis_training.intervals import interval_scale, sequential_intervals
 from oasis_training.metrics import coverage, mae, mase, msis, naive_scale, pooled_r2, rmse, smape
 from oasis_training.models.base import Forecaster
 
 FIRST_EVAL_CUTOFF = 2019
-HORIZONS = (1, 2)
+HORIZONS = (1, 2, 3, 4, 5)
+HEADLINE_HORIZONS = (1, 2)  # the figures comparable with earlier model cards
+MIN_STARTED_YEARS = 2  # a series with fewer non-zero years at the cutoff has not started
 Progress = Callable[[str], None]
 
 
@@ -90,6 +94,8 @@ def run_candidate(
                 "horizon": h, "y_true": panel.y[:, ci + h], "y_pred": values[:, j],
                 "scale": scale, "iscale": interval_scale(panel.y[:, ci]),
                 "den": panel.den[:, ci + h],
+                "vscale": volatility_scale(panel.y[:, : ci + 1]),
+                "calib": (panel.y[:, : ci + 1] > 0).sum(axis=1) >= MIN_STARTED_YEARS,
             }))
     records = pd.concat(parts, ignore_index=True)
     return CandidateResult(model.name, model.family, model.complexity, dict(model.params),
@@ -121,29 +127,55 @@ def score(records: pd.DataFrame) -> dict[str, float | int]:
     ser = records["series"].to_numpy()
     per = 1e5 / np.maximum(records["den"].to_numpy(float), 1.0)
     m, n_used = mase(yt, yp, sc, ser)
+    started = records["calib"].to_numpy(bool) if "calib" in records else np.ones(len(yt), bool)
+    lo80, hi80 = records["lo_80"].to_numpy(), records["hi_80"].to_numpy()
+    lo95, hi95 = records["lo_95"].to_numpy(), records["hi_95"].to_numpy()
+    k = started
     return {
         "mase": m,
         "smape": smape(yt, yp),
         "mae": mae(yt * per, yp * per),
         "rmse": rmse(yt * per, yp * per),
         "pooled_r2_rate100k": pooled_r2(yt * per, yp * per),
-        "coverage_80": coverage(yt, records["lo_80"].to_numpy(), records["hi_80"].to_numpy()),
-        "coverage_95": coverage(yt, records["lo_95"].to_numpy(), records["hi_95"].to_numpy()),
-        "msis_95": msis(yt, records["lo_95"].to_numpy(), records["hi_95"].to_numpy(), sc, ser),
+        "coverage_80": coverage(yt[k], lo80[k], hi80[k]) if k.any() else float("nan"),
+        "coverage_95": coverage(yt[k], lo95[k], hi95[k]) if k.any() else float("nan"),
+        "msis_95": msis(yt[k], lo95[k], hi95[k], sc[k], ser[k]) if k.any() else float("nan"),
         "n_forecasts": len(records),
+        "n_not_started": int((~k).sum()),
         "n_series_mase": n_used,
     }
 
 
-def evaluate(
-    result: CandidateResult, protocol: Protocol, pool: pd.DataFrame | None = None
-) -> dict[str, Any]:
-    """Intervals and metrics; ``pool``: extra calibration records (see ``add_intervals``)."""
-    records = add_intervals(result.records, pool)
-    result.records = records
+def label_records(records: pd.DataFrame, panel: Panel) -> pd.DataFrame:
+    """Records with the ``level`` and ``indicator`` of their series (for grouped intervals)."""
+    series = records["series"].to_numpy()
+    return records.assign(level=panel.level, indicator=panel.indicators[series])
+
+
+def add_group_intervals(records: pd.DataFrame) -> pd.DataFrame:
+    """Grouped conformal intervals (see oasis_training.calibration) on labelled records."""
+    return records.assign(**sequential_group_intervals(records))
+
+
+def level_metrics(records: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
+    """Headline metrics over every evaluated horizon, the horizons 1-2 figures comparable with
+    earlier model cards (``*_h12``), and the figures per horizon."""
     ev = records[records["cutoff"].isin(protocol.cutoffs)]
     metrics: dict[str, Any] = dict(score(ev))
+    head = score(ev[ev["horizon"].isin(HEADLINE_HORIZONS)])
+    for key in ("mase", "coverage_80", "coverage_95", "msis_95"):
+        metrics[f"{key}_h12"] = head[key]
     metrics["by_horizon"] = {str(h): score(g) for h, g in ev.groupby("horizon")}
+    return metrics
+
+
+def evaluate(
+    result: CandidateResult, protocol: Protocol, panel: Panel
+) -> dict[str, Any]:
+    """Grouped conformal intervals (this level's residuals only) and metrics."""
+    records = add_group_intervals(label_records(result.records, panel))
+    result.records = records
+    metrics = level_metrics(records, protocol)
     metrics["fit_seconds"] = round(result.fit_seconds, 3)
     metrics["n_fallback"] = result.n_fallback
     result.metrics = metrics
@@ -157,7 +189,8 @@ def zero_scale_series(records: pd.DataFrame, protocol: Protocol) -> int:
 
 def combine(name: str, members: list[CandidateResult], complexity: int = 8) -> CandidateResult:
     """Equal-weight combination (geometric mean of count + 1) of several candidates' forecasts."""
-    cols = ["series", "cutoff", "year", "horizon", "y_true", "scale", "iscale", "den"]
+    cols = ["series", "cutoff", "year", "horizon", "y_true", "scale", "iscale", "den", "vscale",
+            "calib"]
     base = members[0].records[cols]
     logs = np.mean([np.log1p(m.records["y_pred"].to_numpy(float)) for m in members], axis=0)
     records = base.assign(y_pred=np.expm1(logs))

@@ -52,3 +52,49 @@ def fan_violations(fc: pd.DataFrame, from_year: int, slack: float = ROUNDING) ->
                     for _, r in sel.head(3).iterrows()
                 ]
     return problems
+
+
+def coherence_violations(fc: pd.DataFrame, region_of: dict[str, str],
+                         tolerance: float = 0.005) -> list[str]:
+    """Published counts that do not add up: departments vs their region, regions vs France,
+    metropolitan departments vs FM, AFD + non-AFD drug use vs drug use (relative gap above
+    ``tolerance``), and single-department regions that differ from their department at all."""
+    problems: list[str] = []
+    key = ["indicator", "year"]
+    dep = fc[fc["level"] == "department"].copy()
+    reg = fc[fc["level"] == "region"]
+    cty = fc[fc["level"] == "country"]
+    dep["region"] = dep["area"].map(region_of)
+
+    def check(name: str, parts: pd.Series, total: pd.Series) -> None:
+        total = total.astype(float)
+        both = parts.index.intersection(total.index)
+        if len(both) != len(total):
+            problems.append(f"{name}: {len(total) - len(both)} totals without parts")
+        gap = (parts[both] - total[both]).abs() / total[both].abs().clip(lower=1.0)
+        bad = gap[gap > tolerance]
+        problems.extend(f"{name}: {k} off by {v:.2%}" for k, v in bad.head(5).items())
+
+    check("departments vs region", dep.groupby(["region", *key])["count"].sum(),
+          reg.set_index(["area", *key])["count"])
+    check("regions vs FR", reg.groupby(key)["count"].sum(),
+          cty[cty["area"] == "FR"].set_index(key)["count"])
+    check("departments vs FR", dep.groupby(key)["count"].sum(),
+          cty[cty["area"] == "FR"].set_index(key)["count"])
+    check("metropolitan departments vs FM",
+          dep[dep["area"].str.len() == 2].groupby(key)["count"].sum(),
+          cty[cty["area"] == "FM"].set_index(key)["count"])
+    parts_labels = ["Usage de stupéfiants (AFD)", "Usage de stupéfiants (hors AFD)"]
+    drug = fc[fc["indicator"].isin(parts_labels)]
+    if len(drug):
+        check("drug-use parts vs total", drug.groupby(["level", "area", "year"])["count"].sum(),
+              fc[fc["indicator"] == "Usage de stupéfiants"].set_index(
+                  ["level", "area", "year"])["count"])
+    counts = dep.groupby("region")["area"].nunique()
+    values = [c for c in fc.columns if c not in ("level", "area", "indicator", "year")]
+    for region in counts[counts == 1].index:
+        d = dep[dep["region"] == region].drop(columns="region").set_index(key)[values]
+        r = reg[reg["area"] == region].set_index(key)[values]
+        if not d.sort_index().equals(r.sort_index()):
+            problems.append(f"single-department region {region} differs from its department")
+    return problems

@@ -189,14 +189,16 @@ def test_forecast_bounds_never_narrow_on_random_series(seed: int) -> None:
     assert fan_violations(frame, 2028, slack=1e-9) == []
 
 
-def test_committed_forecasts_never_narrow_beyond_the_calibrated_horizons() -> None:
+def test_committed_forecasts_are_calibrated_at_every_published_horizon() -> None:
+    """Horizons 1-5 are backtested: 2026-2030 are all calibrated (nothing extrapolated), and the
+    intervals are ordered (95 % contains 80 % contains the point; lower bounds >= 0)."""
     art = Path(__file__).resolve().parents[1] / "artifacts"
     if not (art / "forecasts.csv.gz").is_file():
         pytest.skip("no committed artifacts")
     metrics = json.loads((art / "metrics.json").read_text())
     fc = pd.read_csv(art / "forecasts.csv.gz", dtype={"area": str})
     first_extrapolated = metrics["last_year"] + max(metrics["protocol"]["horizons"]) + 1
-    assert first_extrapolated <= fc["year"].max()
+    assert first_extrapolated > fc["year"].max()
     assert fan_violations(fc, first_extrapolated) == []
 
 
@@ -259,14 +261,25 @@ def test_pooled_calibration_joins_under_the_same_rule_and_gets_no_intervals() ->
 
 
 def test_candidates_not_run_are_recorded_with_a_reason() -> None:
-    from oasis_training.candidates import all_candidates, candidates_not_run, per_series_names
+    from oasis_training.candidates import (
+        all_candidates,
+        candidates_not_run,
+        global_names,
+        per_series_names,
+    )
 
     assert per_series_names("region") == ("ets_damped", "prophet")
     assert candidates_not_run("region") == {}
-    assert set(candidates_not_run("department")) == {"prophet"}
+    assert set(candidates_not_run("department")) == {"prophet", "ets_damped", "random_forest",
+                                                     "gradient_boosting"}
+    assert all(candidates_not_run("department").values())
     assert set(candidates_not_run("country", quick=True)) == {"ets_damped", "prophet"}
-    names = [m.name for m in all_candidates(per_series=per_series_names("department"))]
-    assert "ets_damped" in names and "prophet" not in names
+    names = [m.name for m in all_candidates(per_series=per_series_names("department"),
+                                            slow_global=global_names("department"))]
+    assert "xgboost" in names and "prophet" not in names and "random_forest" not in names
+    names = [m.name for m in all_candidates(per_series=per_series_names("region"),
+                                            slow_global=global_names("region"))]
+    assert {"ets_damped", "prophet", "random_forest", "shared_trend_phi1"} <= set(names)
 
 
 def test_per_series_origins_in_one_pool_match_one_origin_at_a_time() -> None:
@@ -304,3 +317,66 @@ def test_prophet_trend_is_its_yhat_without_seasonality() -> None:
     model.fit(frame, algorithm=PROPHET_ALGORITHM, iter=PROPHET_ITER)
     future = model.make_future_dataframe(periods=2, freq="YS", include_history=False)
     np.testing.assert_allclose(values, model.predict(future)["yhat"].to_numpy(), rtol=1e-9)
+
+
+def _toy_panels() -> tuple[dict[str, Panel], dict[str, str]]:
+    """Departments 01, 02 (region R1) and 971 (region R2 alone); FR = all, FM = 01 + 02."""
+    from oasis_training.reconcile import DRUG_PARTS, DRUG_TOTAL
+
+    inds = sorted(["Homicides", DRUG_TOTAL, *DRUG_PARTS])
+    region_of = {"01": "R1", "02": "R1", "971": "R2"}
+    rng = np.random.default_rng(0)
+    years = np.arange(2016, 2022)
+
+    def panel(level: str, areas: list[str]) -> Panel:
+        a = np.repeat(areas, len(inds))
+        i = np.tile(inds, len(areas))
+        y = rng.uniform(10, 100, (len(a), len(years)))
+        return Panel(level, a, i, years, y, np.ones_like(y), y, y)
+
+    return {"country": panel("country", ["FM", "FR"]), "region": panel("region", ["R1", "R2"]),
+            "department": panel("department", ["01", "02", "971"])}, region_of
+
+
+def test_every_reconciliation_method_adds_up_and_keeps_single_department_regions_equal() -> None:
+    from oasis_training.reconcile import METHODS, build_hierarchy, coherence_errors, reconcile
+
+    panels, region_of = _toy_panels()
+    h = build_hierarchy(panels, region_of)
+    assert h is not None and h.n == 2 * 4 + 2 * 4 + 3 * 4
+    base = np.random.default_rng(1).uniform(5, 200, h.n)  # incoherent base forecasts
+    assert coherence_errors(h, base) > 0.1
+    r2 = h.offsets["region"][0] + 4  # region R2's first indicator row
+    d971 = h.offsets["department"][0] + 8
+    for method in METHODS:
+        out = reconcile(h, base, method, np.full(h.n, 4.0))
+        assert coherence_errors(h, out) < 1e-9, method
+        np.testing.assert_allclose(out[r2:r2 + 4], out[d971:d971 + 4])
+    # bottom-up keeps the departments' base forecasts of the bottom indicators
+    bu = reconcile(h, base, "bottom_up")
+    rows = [j for j in range(*h.offsets["department"]) if panels["department"].indicators[
+        j - h.offsets["department"][0]] != "Usage de stupéfiants"]
+    np.testing.assert_allclose(bu[rows], base[rows])
+    # an incomplete panel (a slice) has no hierarchy
+    sliced = dict(panels, department=panels["department"].subset(np.arange(8)))
+    assert build_hierarchy(sliced, region_of) is None
+
+
+def test_grouped_intervals_widen_the_indicator_that_missed_before() -> None:
+    from oasis_training.calibration import sequential_group_intervals
+
+    n = 400
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({
+        "level": "region", "indicator": np.where(np.arange(n) % 2, "wild", "calm"),
+        "cutoff": np.repeat([2017, 2018, 2019, 2020], n // 4), "horizon": 1,
+        "y_pred": 100.0, "vscale": 1.0, "calib": True,
+    })
+    noise = np.where(frame["indicator"] == "wild", 20.0, 1.0) * rng.standard_normal(n)
+    frame["y_true"] = 100.0 + noise
+    out = sequential_group_intervals(frame)
+    last = frame["cutoff"] == 2020
+    wide = (out["hi_80"] - out["lo_80"])[last & (frame["indicator"] == "wild")].mean()
+    narrow = (out["hi_80"] - out["lo_80"])[last & (frame["indicator"] == "calm")].mean()
+    assert wide > 5 * narrow
+    assert np.isinf(out["hi_80"][frame["cutoff"] == 2017]).all()  # nothing known yet

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("lightgbm")
 
-from forecast_checks import fan_violations
+from forecast_checks import coherence_violations, fan_violations
 
 from oasis_training.artifacts import BACKTEST_COLUMNS, FORECAST_COLUMNS
 from oasis_training.cli import main
@@ -39,18 +39,30 @@ def test_quick_run_writes_every_artifact(quick_run: Path) -> None:
                  "models/manifest.json"):
         assert (quick_run / name).is_file(), name
     metrics = json.loads((quick_run / "metrics.json").read_text())
-    for key in ("edition", "files", "last_year", "protocol", "git_commit", "seeds", "levels"):
+    for key in ("edition", "files", "last_year", "protocol", "git_commit", "seeds", "levels",
+                "environment"):
         assert key in metrics
+    assert metrics["environment"]["python"] and metrics["environment"]["libraries"]["lightgbm"]
+    assert all(len(f["sha256"]) == 64 for f in metrics["files"])
     assert metrics["protocol"]["cutoffs"][0] == 2019
-    assert metrics["protocol"]["horizons"] == [1, 2]
+    assert metrics["protocol"]["horizons"] == [1, 2, 3, 4, 5]
+    run_info = json.loads((quick_run / "run.json").read_text())
+    assert run_info["command"][0] == "oasis-train" and "--quick" in run_info["command"]
+    assert run_info["total_seconds"] > 0
     for level in ("country", "region", "department"):
         block = metrics["levels"][level]
         assert block["champion"] in block["candidates"]
         for m in block["candidates"].values():
             for key in ("mase", "smape", "mae", "rmse", "pooled_r2_rate100k", "coverage_80",
-                        "coverage_95", "msis_95", "fit_seconds", "ratio_to_naive", "by_horizon"):
+                        "coverage_95", "msis_95", "ratio_to_naive", "by_horizon", "mase_h12"):
                 assert key in m
-            assert set(m["by_horizon"]) == {"1", "2"}
+            assert "fit_seconds" not in m  # timings live in run.json (metrics are reproducible)
+            assert set(m["by_horizon"]) == {"1", "2", "3", "4", "5"}
+        # a slice has no complete hierarchy: not reconciled, and it says so
+        assert block["champion"] == "selected"
+        per = block["champion_by_indicator"]
+        assert per and all(set(v["by_horizon"]) == {"1", "2", "3", "4", "5"} for v in per.values())
+    assert metrics["reconciliation"]["applied"] is False
     manifest = json.loads((quick_run / "models" / "manifest.json").read_text())
     assert manifest["files"]
 
@@ -73,32 +85,30 @@ def test_quick_run_csv_columns_and_interval_order(quick_run: Path) -> None:
         assert (lo95 >= 0).all()
         assert (lo95 <= lo80 + tol).all() and (lo80 <= point + tol).all()
         assert (point <= hi80 + tol).all() and (hi80 <= hi95 + tol).all()
-    # Beyond the backtested horizons (1–2) the widths are extrapolated and the fan, relative to
-    # the point, never narrows; a lower bound is positive exactly when the calibrated one of the
-    # last backtested year is (every point of this run is positive; a zero point has a zero
-    # lower bound whatever came before).
-    assert fan_violations(fc, metrics["last_year"] + 3) == []
-    keys = ["level", "area", "indicator"]
-    h2 = fc[fc["year"] == metrics["last_year"] + 2].set_index(keys)["lo_95"] > 0
-    far = fc[fc["year"] > metrics["last_year"] + 2].set_index(keys)
-    assert len(far) and h2.any() and (~h2).any()
-    assert ((far["lo_95"] > 0) == h2.reindex(far.index)).all()
+    # Horizons 1-5 are all backtested: every published year is calibrated (no extrapolation).
+    calibrated = max(metrics["protocol"]["horizons"])
+    assert metrics["last_year"] + calibrated == 2030
+    assert fan_violations(fc, metrics["last_year"] + calibrated + 1) == []
+
+
+REPRODUCIBLE = ("forecasts.csv.gz", "backtest.csv.gz", "metrics.json", "models/manifest.json")
 
 
 @needs_data
-def test_quick_run_is_deterministic(quick_run: Path, tmp_path: Path) -> None:
-    main(["--data-dir", str(DATA_DIR), "--levels", "region", "--out", str(tmp_path), "--quick",
-          "--limit-areas", "3", "--no-mlflow"])
-    first = pd.read_csv(quick_run / "forecasts.csv.gz", dtype={"area": str})
-    second = pd.read_csv(tmp_path / "forecasts.csv.gz", dtype={"area": str})
-    pd.testing.assert_frame_equal(
-        first[first["level"] == "region"].reset_index(drop=True), second.reset_index(drop=True)
-    )
-    a = json.loads((quick_run / "metrics.json").read_text())["levels"]["region"]["candidates"]
-    b = json.loads((tmp_path / "metrics.json").read_text())["levels"]["region"]["candidates"]
-    for name in a:
-        assert a[name]["mase"] == b[name]["mase"]
-        assert a[name]["coverage_80"] == b[name]["coverage_80"]
+def test_retraining_a_slice_gives_identical_bytes(tmp_path: Path) -> None:
+    """Same data, code and versions: byte-identical forecasts, backtest, metrics and models."""
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        assert main(["--data-dir", str(DATA_DIR), "--levels", "region", "--out", str(out),
+                     "--quick", "--limit-areas", "2", "--no-mlflow"]) == 0
+        outs.append(out)
+    files = sorted(str(p.relative_to(outs[0])) for p in outs[0].rglob("*") if p.is_file())
+    assert set(REPRODUCIBLE) <= set(files)
+    for rel in files:
+        if rel in ("run.json", "MODEL_CARD.md"):  # timings and command line differ
+            continue
+        assert (outs[0] / rel).read_bytes() == (outs[1] / rel).read_bytes(), rel
 
 
 @needs_data
@@ -129,6 +139,45 @@ def test_committed_artifacts_match_the_data_edition() -> None:
     assert (fc["count"] <= fc["hi_80"] + tol).all() and (fc["hi_80"] <= fc["hi_95"] + tol).all()
     for level, block in metrics["levels"].items():
         assert block["champion_ratio_to_naive"] < 1.0, level  # the champion beats naive
+    assert metrics["reconciliation"]["applied"] is True
+    from oasis_mcp.data.geography import areas
+
+    region_of = {a.code: str(a.region_code) for a in areas("department")}
+    assert coherence_violations(fc, region_of, tolerance=0.005) == []
+
+
+def _coverage_outside(per_indicator: bool) -> list[tuple[object, ...]]:
+    metrics = json.loads((REPO / "artifacts" / "metrics.json").read_text())
+    outside: list[tuple[object, ...]] = []
+    for level in ("region", "department"):
+        block = metrics["levels"][level]
+        pooled = block["candidates"][block["champion"]]
+        if not per_indicator:
+            if not (0.77 <= pooled["coverage_80"] <= 0.83
+                    and 0.92 <= pooled["coverage_95"] <= 0.98):
+                outside.append((level, "pooled", pooled["coverage_80"], pooled["coverage_95"]))
+            continue
+        for label, m in block["champion_by_indicator"].items():
+            if not (0.70 <= m["coverage_80"] <= 0.90 and 0.88 <= m["coverage_95"] <= 0.99):
+                outside.append((level, label, m["coverage_80"], m["coverage_95"]))
+    return outside
+
+
+@needs_data
+def test_committed_intervals_pooled_coverage_is_on_target() -> None:
+    """Issue 10: pooled 80 % / 95 % coverage 0.77-0.83 / 0.92-0.98 at region and department."""
+    assert _coverage_outside(per_indicator=False) == []
+
+
+@needs_data
+@pytest.mark.xfail(strict=True, reason="issue 10 target not reached yet: drug use (total), "
+                   "vehicle theft and accessories under-covered, intrafamily and sexual violence "
+                   "over-covered at region/department level (see the model card); strict, so "
+                   "this fails loudly once every indicator is inside the ranges")
+def test_committed_intervals_are_calibrated_per_indicator() -> None:
+    """Issue 10: every indicator's 80 % / 95 % backtest coverage at region and department level
+    within 0.70-0.90 / 0.88-0.99 (the published model)."""
+    assert _coverage_outside(per_indicator=True) == []
 
 
 OLDER_EDITION = "2024-geographie2024-produit-le2025-01-26"
@@ -148,3 +197,47 @@ def test_quick_run_follows_the_years_of_the_data(tmp_path: Path) -> None:
     assert metrics["protocol"]["cutoffs"] == [2019, 2020, 2021, 2022, 2023]
     fc = pd.read_csv(tmp_path / "forecasts.csv.gz")
     assert sorted(set(fc["year"])) == list(range(2025, 2031))
+    # 2030 is horizon 6, beyond the backtested 1-5: extrapolated, and the fan never narrows
+    assert fan_violations(fc, 2030) == []
+
+
+def test_train_refuses_to_overwrite_the_shipped_artifacts(capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    from oasis_training.cli import SHIPPED_ARTIFACTS
+
+    for argv in (["--quick", "--publish"], ["--out", str(SHIPPED_ARTIFACTS)],
+                 ["--quick", "--out", str(SHIPPED_ARTIFACTS)],
+                 ["--publish", "--limit-areas", "3"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        assert "--publish" in capsys.readouterr().err
+
+
+def test_train_without_data_says_how_to_get_it(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--data-dir", str(tmp_path / "nothing"), "--quick", "--out",
+                 str(tmp_path / "out"), "--no-mlflow"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "oasis-mcp data update" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+@needs_data
+def test_default_output_is_a_new_ignored_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`oasis-train --quick` in a checkout writes under training-runs/ (git-ignored), never into
+    the shipped artifacts/."""
+    from oasis_training.cli import SHIPPED_ARTIFACTS
+
+    before = {p.name: p.read_bytes() for p in SHIPPED_ARTIFACTS.glob("*") if p.is_file()}
+    monkeypatch.chdir(tmp_path)
+    assert main(["--data-dir", str(DATA_DIR), "--levels", "region", "--quick",
+                 "--limit-areas", "2", "--no-mlflow"]) == 0
+    runs = list((tmp_path / "training-runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "metrics.json").is_file()
+    assert str(runs[0].relative_to(tmp_path)) in capsys.readouterr().out
+    after = {p.name: p.read_bytes() for p in SHIPPED_ARTIFACTS.glob("*") if p.is_file()}
+    assert after == before
+    assert "training-runs/" in (REPO / ".gitignore").read_text().splitlines()
