@@ -396,14 +396,15 @@ def _indicator_summary(
             "the level-wide one, and interval coverage varies a lot between indicators."
         ]
     n = figures.get("n_forecasts")
-    fields = {
+    fields: dict[str, Any] = {
         "indicator_mase": _metric(figures.get("mase")),
         "indicator_coverage_80": _metric(figures.get("coverage_80")),
         "indicator_coverage_95": _metric(figures.get("coverage_95")),
         "indicator_n_backtest": n if isinstance(n, int) and not isinstance(n, bool) else None,
         "indicator_by_horizon": horizon_accuracy(figures.get("by_horizon")),
     }
-    c80, c95 = fields["indicator_coverage_80"], fields["indicator_coverage_95"]
+    c80: float | None = fields["indicator_coverage_80"]
+    c95: float | None = fields["indicator_coverage_95"]
     if (c80 is not None and c80 < INDICATOR_COVERAGE_FLOOR["80"]) or (
         c95 is not None and c95 < INDICATOR_COVERAGE_FLOOR["95"]
     ):
@@ -762,6 +763,7 @@ def provisional_notes(art: Artifacts, level: str) -> list[str]:
     if not isinstance(figures, dict):
         return []
     med, p95 = _metric(figures.get("median_abs")), _metric(figures.get("p95"))
+    assert isinstance(rev, dict)  # per is a dict only when rev is
     year, prev = rev.get("year"), rev.get("previous_edition")
     if med is None or p95 is None:
         return []

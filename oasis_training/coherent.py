@@ -35,7 +35,11 @@ def residual_variance(frame: pd.DataFrame, known_by: int | None) -> dict[tuple[s
     part = frame[rows]
     z2 = ((part["y_true"] - part["y_pred"]) / part["vscale"]) ** 2
     grouped = z2.groupby([part["level"], part["indicator"], part["horizon"]]).mean()
-    return {(str(a), str(b), int(c)): float(v) for (a, b, c), v in grouped.items()}
+    out: dict[tuple[str, str, int], float] = {}
+    for key, v in grouped.items():
+        parts: tuple[Any, ...] = tuple(key)  # type: ignore[arg-type]  # (level, indicator, horizon)
+        out[(str(parts[0]), str(parts[1]), int(parts[2]))] = float(v)
+    return out
 
 
 def _variance(h: Hierarchy, levels: np.ndarray, indicators: np.ndarray, vscale: np.ndarray,
@@ -57,7 +61,8 @@ def reconcile_backtest(h: Hierarchy, base: pd.DataFrame, method: str) -> pd.Data
     weights use only residuals known at each cutoff."""
     out = base.copy()
     values = out["y_pred"].to_numpy(float).copy()
-    for (c, hz), idx in out.groupby(["cutoff", "horizon"]).indices.items():
+    groups: dict[tuple[int, int], Any] = out.groupby(["cutoff", "horizon"]).indices  # type: ignore[assignment]
+    for (c, hz), idx in groups.items():
         part = out.iloc[idx]
         if len(part) != h.n:
             raise ValueError(f"cutoff {c} horizon {hz}: {len(part)} of {h.n} series")
@@ -78,7 +83,8 @@ def same_series_pairs(h: Hierarchy, region_of: dict[str, str], keys: pd.DataFram
     for a in dep["area"].unique():
         count[region_of[a]] = count.get(region_of[a], 0) + 1
     single = {region_of[a]: a for a in dep["area"].unique() if count[region_of[a]] == 1}
-    idx = {(r.level, r.area, r.indicator): r.node for r in keys.itertuples()}
+    idx: dict[tuple[str, str, str], Any] = {
+        (str(r.level), str(r.area), str(r.indicator)): r.node for r in keys.itertuples()}
     return [(int(idx[("region", reg, ind)]), int(idx[("department", d, ind)]))
             for reg, d in single.items()
             for ind in keys.loc[keys["level"] == "department", "indicator"].unique()

@@ -263,7 +263,7 @@ def environment() -> dict[str, Any]:
     import platform
     from importlib import metadata
 
-    libs = {}
+    libs: dict[str, str | None] = {}
     for name in ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost", "statsmodels",
                  "prophet", "joblib", "oasis-mcp"):
         try:
@@ -434,8 +434,8 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
                                          for lv in levels})
             var = residual_variance(sel_base, None) if final_method == "wls_residuals" else {}
             for j, h in enumerate(hz):
-                w = _variance(hierarchy, lv_arr, ind_arr, vs_arr, h, final_method, var)
-                stacked[:, j] = reconcile(hierarchy, stacked[:, j], final_method, w)
+                weights = _variance(hierarchy, lv_arr, ind_arr, vs_arr, h, final_method, var)
+                stacked[:, j] = reconcile(hierarchy, stacked[:, j], final_method, weights)
         for lv in LEVEL_ORDER:
             lo, hi = hierarchy.offsets[lv]
             points[lv] = stacked[lo:hi]
@@ -477,12 +477,13 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
     metrics = clean_json(metrics)
     bt_parts = []
     for lv in levels:
-        res = all_results[lv]
-        keep = list(res) if lv in ALL_CANDIDATES_IN_BACKTEST else [
-            n for n in dict.fromkeys([champion, *SHORT_LIST, *[k for k in res if
-                                                               k.startswith("reconciled_")]])
-            if n in res]
-        bt_parts.append(backtest_frame(panels[lv], res, keep, protocol))
+        level_results = all_results[lv]
+        # Country: every candidate. Other levels: the champion and the short list (the
+        # reconciliation variants' figures are in metrics.json; their rows would double the file
+        # that ships in the wheel).
+        keep = list(level_results) if lv in ALL_CANDIDATES_IN_BACKTEST else [
+            n for n in dict.fromkeys([champion, *SHORT_LIST]) if n in level_results]
+        bt_parts.append(backtest_frame(panels[lv], level_results, keep, protocol))
     bt = pd.concat(bt_parts, ignore_index=True).round(
         {"y_pred": 3, "lo_80": 3, "hi_80": 3, "lo_95": 3, "hi_95": 3})
     fc = pd.concat([forecasts[lv] for lv in levels], ignore_index=True).round(4)

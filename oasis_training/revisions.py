@@ -44,8 +44,8 @@ def measure_revisions(data_dir: str | Path | None, edition: str, levels: tuple[s
         both = old.index.intersection(new.index)
         if not len(both):
             continue
-        rel = (new[both] - old[both]) / np.maximum(old[both], 1.0)
-        absrel = rel.abs()
+        rel: pd.Series = (new[both] - old[both]) / np.maximum(old[both], 1.0)
+        absrel: pd.Series = rel.abs()
         top = absrel[old[both] >= 100].sort_values(ascending=False).head(3)
         out["levels"][lv] = {
             "n_series": len(both), "median_abs": float(absrel.median()),
