@@ -59,8 +59,10 @@ def serve_http(tmp: Path, data_dir: Path, *args: str, **env: str) -> Iterator[Ru
     child.update(OASIS_DATA_DIR=str(data_dir), **env)
     with log.open("wb") as err:
         proc = subprocess.Popen(
+            # --rate-limit 0: the calls come back to back from one address, faster than the
+            # per-address default (50/s) on a quiet machine; the limit has tests of its own.
             [sys.executable, "-m", "oasis_mcp.cli", "serve", "--transport", "http", "--port", "0",
-             *args],
+             "--rate-limit", "0", *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=child,
         )
     try:
