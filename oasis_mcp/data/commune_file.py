@@ -209,6 +209,15 @@ def read_commune_file(path: Path, use_cache: bool = True) -> CommuneTable:
     return table
 
 
+def cache_is_warm(path: Path) -> bool:
+    """Whether :func:`read_commune_file` would read ``path`` from its cache (no parse)."""
+    try:
+        cache = _cache_path(path, path.stat())
+    except OSError:
+        return False
+    return cache is not None and cache.is_file()
+
+
 def warm_cache(path: Path, table: CommuneTable) -> None:
     """Write the ``.npz`` cache of ``path`` from a table already parsed from the same bytes (e.g.
     from the temp file of a download, validated before it was renamed to ``path``), so that

@@ -244,8 +244,10 @@ def _describe_commune(info: dict[str, Any]) -> str:
     if info.get("installed"):
         action = {"installed": "installed", "unchanged": "already installed",
                   "kept": "kept the one installed earlier"}.get(info.get("status", ""), "")
-        text = (f"commune level {action}: {info.get('file')} ({info.get('communes', '?'):,} "
-                f"communes, geography {info.get('geography_year')})")
+        text = f"commune level {action}: {info.get('file')}"
+        if info.get("communes") is not None:
+            text += (f" ({info['communes']:,} communes, geography "
+                     f"{info.get('geography_year')})")
         if info.get("validated_seconds") is not None:
             text += f"; validated in {info['validated_seconds']:.1f} s"
         if info.get("cache_seconds") is not None:
@@ -829,12 +831,15 @@ class _Updater:
     def _warm_commune_cache(self, download: _Downloaded | None, table: CommuneTable | None,
                             kept: ManifestFile | None) -> None:
         """Write the commune cache of the installed file, so no client request parses it."""
-        from oasis_mcp.data.commune_file import read_commune_file, warm_cache
+        from oasis_mcp.data.commune_file import cache_is_warm, read_commune_file, warm_cache
 
         name = download.resource.name if download is not None else kept.name if kept else None
         if name is None:
             return
         path = self.target / name
+        if table is None and cache_is_warm(path):  # unchanged and cached: nothing to load
+            self.commune_info.update(path=str(path), cache_seconds=0.0)
+            return
         began = time.monotonic()
         try:
             if table is not None:
