@@ -7,8 +7,10 @@ Usage:
 
 1. **Start-up**: spawns ``python app.py`` on a free port and times it until ``/health`` answers.
 2. **First useful page** (from the moment the app is up): ``GET /`` and, in headless Chromium
-   (``/usr/bin/chromium``, skipped with ``--no-browser``), the time until the chat with its example
-   questions is on screen, then until the Explore chart (rendered with the page) is drawn.
+   (``/usr/bin/chromium``, skipped with ``--no-browser``), at desktop (1280 px) and phone (390 px)
+   widths: the time until the page is usable (question box, example questions and the tab bar on
+   screen), then until the Explore chart (rendered with the page) is drawn after a click on its
+   tab; and the same page opened in English (``?lang=en``) until its tabs read in English.
 3. **Per interaction, server side**: each tab's handler and chat turns run in process, with the
    MCP tool calls going through the in-process MCP client exactly as in the app; median, p95 and
    max over ``--repeat`` runs, against the 300 ms budget. Conversion of the chart to Gradio's
@@ -80,26 +82,44 @@ def bench_startup(env: dict[str, str], browser: bool) -> dict[str, float]:
     return results
 
 
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
 def _browser_first_page(url: str) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
+    from oasis_app.i18n import tr
+
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    results: dict[str, float] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            started = time.perf_counter()
-            page.goto(url + "/", wait_until="commit")
-            page.get_by_text("Liste des départements d'Occitanie").first.wait_for(timeout=30_000)
-            chat_ready = time.perf_counter() - started
-            page.get_by_role("tab", name="Explore").click()
-            page.locator("#oasis-explore-plot .js-plotly-plot .scatterlayer").wait_for(
-                timeout=30_000)
-            explore_ready = time.perf_counter() - started
+            for size, viewport in VIEWPORTS.items():
+                context = browser.new_context(viewport=viewport, is_mobile=size == "phone")
+                page = context.new_page()
+                started = time.perf_counter()
+                page.goto(url + "/", wait_until="commit")
+                page.get_by_text("Liste des départements d'Occitanie").first.wait_for(
+                    timeout=30_000)
+                page.locator("#oasis-question textarea").wait_for(timeout=30_000)
+                page.get_by_role("tab", name=tr("tab_about", "fr"), exact=True).wait_for(
+                    timeout=30_000)
+                results[f"{size}_ready_s"] = time.perf_counter() - started
+                page.get_by_role("tab", name=tr("tab_explore", "fr"), exact=True).click()
+                page.locator("#oasis-explore-plot .js-plotly-plot .scatterlayer").wait_for(
+                    timeout=30_000)
+                results[f"{size}_explore_chart_s"] = time.perf_counter() - started
+                started = time.perf_counter()
+                page.goto(url + "/?lang=en", wait_until="commit")
+                page.get_by_role("tab", name=tr("tab_explore", "en"), exact=True).wait_for(
+                    timeout=30_000)
+                results[f"{size}_english_s"] = time.perf_counter() - started
+                context.close()
         finally:
             browser.close()
-    return {"browser_chat_ready_s": chat_ready, "browser_explore_chart_s": explore_ready}
+    return results
 
 
 def bench_interactions(repeat: int, artifacts_dir: str) -> list[tuple[str, list[float]]]:
@@ -128,6 +148,29 @@ def bench_interactions(repeat: int, artifacts_dir: str) -> list[tuple[str, list[
         view = views.models(services, "region")
         return [ui.plot(c) for c in view.charts]
 
+    def profile(level: str, area: str) -> Callable[[], object]:
+        def run() -> object:
+            view = views.profile(services, level, area)
+            return ui.plot(view.charts[0])
+        return run
+
+    def within_region() -> object:
+        view = views.compare(services, "burglary", last, "department", "rate_per_100k",
+                             region="53")
+        return [ui.plot(c) for c in view.charts]
+
+    def several() -> object:
+        view = views.trends(services, "region", ["53", "11", "28", "52"], "burglary")
+        return ui.plot(view.charts[0])
+
+    demo = ui.build_ui(services)
+    switch = next(fn for fn in demo.fns.values() if fn.name == "on_language")
+
+    def language() -> object:
+        return switch.fn("en", "region", "11", "burglary", "rate_per_100k", True, "en",
+                         "region", "11", last, "burglary", last, "region", "rate_per_100k", "",
+                         ["11", "53"], True, "region")
+
     def chat(question: str) -> Callable[[], object]:
         return lambda: ui.respond(services, question, [])
 
@@ -138,6 +181,11 @@ def bench_interactions(repeat: int, artifacts_dir: str) -> list[tuple[str, list[
         ("compare departments (bars + map)", compare("department", last)),
         ("compare departments, forecast year", compare("department", min(last + 3, 2030))),
         ("models tab", models),
+        ("profile of a region (18 indicators x 3 measures)", profile("region", "53")),
+        ("profile of a department", profile("department", "29")),
+        ("compare: the departments of one region", within_region),
+        ("compare: several areas on one chart", several),
+        ("language switch (every label and view re-rendered)", language),
         *((f"chat: {q}", chat(q)) for q in ui.EXAMPLES),  # the examples on the page
     ]
     results = []
@@ -177,10 +225,15 @@ def main() -> None:
     print("\nStart-up and first page")
     print(f"  python app.py until /health answers     {startup['startup_s']:6.1f} s")
     print(f"  GET / once up                           {startup['get_page_ms']:6.0f} ms")
-    if "browser_chat_ready_s" in startup:
-        print(f"  browser: chat + examples on screen      {startup['browser_chat_ready_s']:6.2f} s")
-        print(f"  browser: Explore chart drawn            "
-              f"{startup['browser_explore_chart_s']:6.2f} s")
+    for size in VIEWPORTS:
+        if f"{size}_ready_s" not in startup:
+            continue
+        print(f"  browser {size:<7}: page usable (chat, examples, tabs)  "
+              f"{startup[f'{size}_ready_s']:6.2f} s")
+        print(f"  browser {size:<7}: Explore chart drawn after its tab    "
+              f"{startup[f'{size}_explore_chart_s']:6.2f} s")
+        print(f"  browser {size:<7}: ?lang=en until the tabs read English "
+              f"{startup[f'{size}_english_s']:6.2f} s")
 
     print(f"\nServer-side work per interaction ({args.repeat} runs, warm), budget "
           f"{BUDGET_MS:.0f} ms")

@@ -18,7 +18,9 @@ two sides alternated or interleaved, and reported as a ratio against the target:
 3. Stdio latency: p99 of the same tools against the no-op over one stdio session of ``oasis-mcp
    serve`` (``benchmarks/serve_with_noop.py``). Target: ≤ 3.
 4. HTTP load: 50 concurrent clients × 200 calls on 127.0.0.1 (``oasis-mcp serve --transport
-   http``, bearer token on): errors (target 0), throughput, and the server's RSS growth.
+   http``, bearer token on, default limits; each client from its own loopback address 127.0.x.y,
+   since the server limits requests and sessions per address): errors (target 0), throughput,
+   and the server's RSS growth. Scale-out behind a proxy: ``bench_scaleout.py``.
 
 The first call of each tool (which loads the data and the artifacts) is reported separately and
 excluded from the latency figures. When ``artifacts/`` holds no forecasts yet, synthetic artifacts
@@ -625,9 +627,13 @@ def load_worker(url: str, n_clients: int, calls: int, plan_args: dict[str, list[
         async def one_client(k: int) -> None:
             nonlocal done, connected
             headers = {"Authorization": f"Bearer {LOAD_TOKEN}"}
+            # Each simulated client has its own loopback address, as real clients have their
+            # own: the server limits requests and sessions per client address (docs/deploy.md).
+            address = f"127.0.{10 + k // 250}.{1 + k % 250}" if sys.platform == "linux" else None
+            transport = httpx2.AsyncHTTPTransport(local_address=address) if address else None
             try:
                 async with (
-                    httpx2.AsyncClient(headers=headers, timeout=60) as http,
+                    httpx2.AsyncClient(headers=headers, timeout=60, transport=transport) as http,
                     Client(streamable_http_client(url, http_client=http), mode=mode) as client,
                 ):
                     connected += 1

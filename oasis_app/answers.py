@@ -205,6 +205,11 @@ _CAVEATS: list[tuple[str, str | None]] = [
     ("Counted when recorded; many victims report years after",
      "Les faits sont comptés à leur enregistrement : beaucoup de victimes portent plainte des "
      "années après."),
+    ("Commune figures: small counts are withheld by the SSMSI",
+     "Chiffres communaux : le SSMSI ne publie pas les petits nombres (valeurs masquées, jamais "
+     "0) ; un 0 publié est un vrai 0. Les faits sont comptés là où ils ont été enregistrés, ce "
+     "qui pour certaines infractions (escroqueries, stupéfiants) n'est pas là où ils ont eu lieu "
+     "; les taux des petites communes varient beaucoup."),
     ("Covers rapes and other sexual offences",
      "Couvre les viols et les autres infractions sexuelles, pas seulement les viols."),
     ("Depends on victims filing complaints; online reporting channels",
@@ -234,6 +239,16 @@ _CAVEATS: list[tuple[str, str | None]] = [
 ]
 
 
+def _reference_name(reference: dict[str, Any], data: dict[str, Any]) -> str | None:
+    """The area a ranking's reference value is for, when it is not France (the department or
+    region whose communes are ranked): its name, else None."""
+    code = str(reference.get("code", ""))
+    if code in ("", "FR", "FM") and not (data.get("within") or {}).get("code"):
+        return None
+    name = reference.get("name")
+    return str(name) if name and code not in ("FR", "FM") else None
+
+
 def caveat(text: str, lang: str) -> str | None:
     """A tool's caveat as a note of the answer, in its language (None: not shown)."""
     for start, french in _CAVEATS:
@@ -260,11 +275,9 @@ def _series(by_name: dict[str, list[ToolOutcome]], plan: Plan, lang: str) -> Rep
     if plan.accuracy:  # "How reliable is your forecast for drug use in Paris?"
         sentences = [_reliability(f, lang) for f in forecasts] + sentences
     source = _edition(histories[0] if histories else forecasts[0], lang)
-    figure = None
-    shown = histories[0] if histories else None
-    shown_fc = _matching(forecasts, shown) if shown else (forecasts[0] if forecasts else None)
-    if (shown is not None and len(shown.get("points", [])) > 0) or shown_fc is not None:
-        figure = charts.history_chart(shown, shown_fc, lang=lang)
+    # Two indicators: one panel each; one year: a number card (charts.series_chart decides).
+    shown = [h for h in histories if h.get("points")]
+    figure = charts.series_chart(shown, forecasts, lang=lang) if shown or forecasts else None
     text = " ".join(s for s in sentences if s)
     return Reply(f"{text} {source}".strip(), figure, list(dict.fromkeys(notes)))
 
@@ -539,8 +552,9 @@ def _ranking(
     national = data.get("national") or {}
     if national.get("value") is not None:
         national_value = num(national["value"], lang, digits)
-        text += say(lang, f" France entière : {national_value}.",
-                    f" France as a whole: {national_value}.")
+        reference = _reference_name(national, data)
+        text += say(lang, f" {reference or 'France entière'} : {national_value}.",
+                    f" {reference or 'France as a whole'}: {national_value}.")
     other = rows[-1] if plan.extremum == "max" else rows[0]
     other_value = num(other["value"], lang, digits)
     text += say(lang, f" À l'autre bout : {other['name']} ({other_value}).",
@@ -695,13 +709,8 @@ def chart_for(outcomes: Sequence[ToolOutcome], lang: str) -> charts.Chart | None
         return [o.data for o in outcomes if o.ok and o.name == name and o.data]
 
     histories, forecasts = results("get_history"), results("forecast")
-    areas = {h.get("area", {}).get("code") for h in histories}
-    if len(areas) >= 2:
-        return charts.multi_history_chart(histories, forecasts, lang=lang)
-    if histories:
-        return charts.history_chart(histories[0], _matching(forecasts, histories[0]), lang=lang)
-    if forecasts:
-        return charts.history_chart(None, forecasts[0], lang=lang)
+    if histories or forecasts:
+        return charts.series_chart(histories, forecasts, lang=lang)
     comparisons = results("compare_regions")
     if comparisons:
         rows = comparisons[0].get("ranking", [])

@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -130,14 +130,38 @@ class MCPBridge:
 
     def call(self, name: str, arguments: dict[str, Any] | None = None) -> ToolOutcome:
         """Call a tool; never raises (failures come back as ``ok=False`` outcomes)."""
-        args = dict(arguments or {})
+        return self.call_many([(name, arguments)])[0]
+
+    def call_many(
+        self, calls: Sequence[tuple[str, dict[str, Any] | None]]
+    ) -> list[ToolOutcome]:
+        """Several tool calls sent together on the client's loop (one hand-over between threads
+        instead of one per call: what a view of many calls, such as a profile, waits on).
+        Outcomes come back in order; none raises."""
+        if not calls:
+            return []
         started = time.perf_counter()
         try:
             self.start()
             client = self._client
             assert client is not None
-            result = self._submit(client.call_tool(name, args))
-        except Exception as exc:  # transport or validation failure: still a friendly outcome
+
+            async def run_all() -> list[ToolOutcome]:
+                return list(await asyncio.gather(*(self._call(client, name, dict(args or {}))
+                                                   for name, args in calls)))
+
+            return self._submit(run_all())
+        except Exception as exc:  # transport failure: still friendly outcomes
+            elapsed = (time.perf_counter() - started) * 1000
+            log.warning("tool calls %s failed: %s", [name for name, _ in calls], exc)
+            return [ToolOutcome(name, dict(args or {}), False, None, _transport_message(exc),
+                                elapsed) for name, args in calls]
+
+    async def _call(self, client: Client, name: str, args: dict[str, Any]) -> ToolOutcome:
+        started = time.perf_counter()
+        try:
+            result = await client.call_tool(name, args)
+        except Exception as exc:  # validation or transport failure: a friendly outcome
             elapsed = (time.perf_counter() - started) * 1000
             log.warning("tool %s failed: %s", name, exc)
             return ToolOutcome(name, args, False, None, _transport_message(exc), elapsed)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from oasis_app.geo import Outlines
+from oasis_app.i18n import level_label, tr
+from oasis_app.numbers import format_number, format_pct, format_rate, plotly_separators
 
 OBSERVED = "#1f4e79"
 FORECAST = "#c0392b"
@@ -29,29 +31,13 @@ GRID = "#e8e8e8"
 FONT = {"family": "Inter, system-ui, -apple-system, Segoe UI, sans-serif", "size": 13,
         "color": "#222"}
 
-TEXT = {
-    "observed": {"fr": "Observé", "en": "Observed"},
-    "forecast": {"fr": "Prévision", "en": "Forecast"},
-    "band80": {"fr": "Intervalle 80 %", "en": "80% interval"},
-    "band95": {"fr": "Intervalle 95 %", "en": "95% interval"},
-    "year": {"fr": "Année", "en": "Year"},
-    "inhabitants": {"fr": "pour 100 000 habitants", "en": "per 100,000 inhabitants"},
-    "dwellings": {"fr": "pour 100 000 logements", "en": "per 100,000 dwellings"},
-    "per1000_inhabitants": {"fr": "pour 1 000 habitants", "en": "per 1,000 inhabitants"},
-    "per1000_dwellings": {"fr": "pour 1 000 logements", "en": "per 1,000 dwellings"},
-    "count": {"fr": "Nombre", "en": "Count"},
-    "national": {"fr": "France", "en": "France"},
-    "forecast_year": {"fr": "prévision", "en": "forecast"},
-    "actual": {"fr": "Valeur réelle", "en": "Actual"},
-    "predicted": {"fr": "Valeur prévue", "en": "Predicted"},
-    "nominal": {"fr": "Nominal", "en": "Nominal"},
-    "coverage": {"fr": "Couverture en backtest", "en": "Backtest coverage"},
-    "calibration": {"fr": "Calibration des intervalles", "en": "Interval calibration"},
-}
-
-
 def t(key: str, lang: str) -> str:
-    return TEXT[key]["fr" if lang == "fr" else "en"]
+    return tr(key, lang)
+
+
+def colon(lang: str) -> str:
+    """French puts a space before a colon; English does not."""
+    return " : " if lang == "fr" else ": "
 
 
 @dataclass
@@ -84,6 +70,7 @@ class Chart:
 
 
 def indicator_label(indicator: dict[str, Any], lang: str) -> str:
+    """The indicator's label from the catalogue: official French label, or its English one."""
     if lang == "fr":
         return str(indicator.get("label_fr") or indicator.get("slug", ""))
     return str(indicator.get("label_en") or indicator.get("label_fr") or "")
@@ -99,24 +86,70 @@ def measure_label(measure: str, indicator: dict[str, Any], lang: str) -> str:
     return t("dwellings" if dwellings else "inhabitants", lang)
 
 
-def _layout(title: str, y_title: str = "", *, height: int = 420, **extra: Any) -> dict[str, Any]:
-    axis = {"gridcolor": GRID, "zerolinecolor": GRID, "linecolor": "#bbb", "automargin": True}
+def _format(value: float | None, measure: str, lang: str) -> str:
+    if measure == "count":
+        return format_number(value, lang, 0)
+    return format_rate(value, lang)
+
+
+def _hover_format(measure: str) -> str:
+    """A d3 format for hover texts (separators follow ``layout.separators``)."""
+    return ",.0f" if measure == "count" else ",.3~r" if measure == "rate_per_1000" else ",.1f"
+
+
+TITLE_WIDTH = 38
+"""Characters per title line: a longer title is wrapped, so that it fits a phone (390 px) and
+never runs under Plotly's toolbar on the right."""
+
+
+def wrap_title(title: str, width: int = TITLE_WIDTH) -> str:
+    """``title`` broken into lines of at most ``width`` characters (Plotly's ``<br>``)."""
+    words = title.split(" ")
+    lines: list[str] = []
+    line = ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    if line:
+        lines.append(line)
+    return "<br>".join(lines)
+
+
+def _layout(title: str, y_title: str = "", *, lang: str = "en", height: int = 420,
+            **extra: Any) -> dict[str, Any]:
+    axis = {"gridcolor": GRID, "zerolinecolor": GRID, "linecolor": "#bbb", "automargin": True,
+            "tickfont": {"size": 12}, "title": {"font": {"size": 12}}}
+    wrapped = wrap_title(title)
+    lines = wrapped.count("<br>") + 1
     layout: dict[str, Any] = {
-        "title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 16}},
+        "title": {"text": wrapped, "x": 0.01, "xanchor": "left", "font": {"size": 14}},
         "font": FONT,
-        "height": height,
+        "height": height + 20 * (lines - 1),
         "paper_bgcolor": "white",
         "plot_bgcolor": "white",
-        "margin": {"l": 60, "r": 24, "t": 60, "b": 50},
+        "separators": plotly_separators(lang),
+        "margin": {"l": 56, "r": 20, "t": 46 + 20 * lines, "b": 50},
         "legend": {"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0,
                    "traceorder": "normal"},
         "hovermode": "x unified",
         "xaxis": dict(axis),
-        "yaxis": {**axis, "title": {"text": y_title}},
+        "yaxis": {**axis, "title": {"text": y_title, "font": {"size": 12}}},
         "colorway": list(PALETTE),
     }
     layout.update(extra)
     return layout
+
+
+def _year_axis(layout: dict[str, Any], data: Sequence[dict[str, Any]], lang: str) -> None:
+    """Whole years on the x axis: every year up to ten, every other year beyond (a phone
+    shows them without crowding)."""
+    years = [x for trace in data for x in (trace.get("x") or []) if isinstance(x, int)]
+    span = (max(years) - min(years)) if years else 0
+    layout["xaxis"].update({"dtick": 1 if span <= 10 else 2, "tickformat": "d",
+                            "title": {"text": t("year", lang), "font": {"size": 12}}})
 
 
 def _vline(x: float, text: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -140,30 +173,25 @@ def _forecast_key(measure: str) -> str:
 
 
 def _band_traces(
-    xs: list[int], lo: list[float], hi: list[float], colour: str, name: str | None
+    xs: list[int], lo: list[float], hi: list[float], colour: str, name: str | None,
+    yaxis: str | None = None,
 ) -> list[dict[str, Any]]:
+    extra = {"yaxis": yaxis} if yaxis else {}
     return [
         {"type": "scatter", "x": xs, "y": hi, "mode": "lines", "line": {"width": 0},
-         "showlegend": False, "hoverinfo": "skip"},
+         "showlegend": False, "hoverinfo": "skip", **extra},
         {"type": "scatter", "x": xs, "y": lo, "mode": "lines", "line": {"width": 0},
          "fill": "tonexty", "fillcolor": colour, "name": name or "", "showlegend": bool(name),
-         "hoverinfo": "skip"},
+         "hoverinfo": "skip", **extra},
     ]
 
 
-def history_chart(
-    history: dict[str, Any] | None,
-    forecast: dict[str, Any] | None = None,
-    *,
-    measure: str = "rate_per_100k",
-    lang: str = "en",
-) -> Chart:
-    """One series: observed line, dashed forecast, 80 % and 95 % bands."""
-    base = history or forecast or {}
-    indicator = base.get("indicator", {})
-    area = base.get("area", {})
-    if forecast is not None and measure == "rate_per_1000":
-        measure = "rate_per_100k"  # forecasts come as counts and rates per 100,000
+def _series_traces(
+    history: dict[str, Any] | None, forecast: dict[str, Any] | None, measure: str, lang: str,
+    *, yaxis: str | None = None, legend: bool = True,
+) -> list[dict[str, Any]]:
+    extra = {"yaxis": yaxis} if yaxis else {}
+    hover = f"%{{y:{_hover_format(measure)}}}"
     data: list[dict[str, Any]] = []
     years: list[int] = []
     values: list[Any] = []
@@ -172,7 +200,7 @@ def history_chart(
         data.append({
             "type": "scatter", "x": years, "y": values, "mode": "lines+markers",
             "name": t("observed", lang), "line": {"color": OBSERVED, "width": 3},
-            "marker": {"size": 7},
+            "marker": {"size": 7}, "hovertemplate": hover, "showlegend": legend, **extra,
         })
     if forecast is not None and forecast.get("forecasts"):
         key = _forecast_key(measure)
@@ -185,17 +213,73 @@ def history_chart(
         for lo_key, hi_key, colour, name in (("lo_95", "hi_95", BAND_95, t("band95", lang)),
                                              ("lo_80", "hi_80", BAND_80, t("band80", lang))):
             data += _band_traces(xs, anchor_y + [r[key][lo_key] for r in rows],
-                                 anchor_y + [r[key][hi_key] for r in rows], colour, name)
+                                 anchor_y + [r[key][hi_key] for r in rows], colour,
+                                 name if legend else None, yaxis)
         data.append({
             "type": "scatter", "x": xs, "y": anchor_y + [r[key]["value"] for r in rows],
             "mode": "lines+markers", "name": t("forecast", lang),
             "line": {"color": FORECAST, "width": 3, "dash": "dash"},
-            "marker": {"size": 7, "symbol": "diamond"},
+            "marker": {"size": 7, "symbol": "diamond"}, "hovertemplate": hover,
+            "showlegend": legend, **extra,
         })
+    return data
+
+
+def history_chart(
+    history: dict[str, Any] | None,
+    forecast: dict[str, Any] | None = None,
+    *,
+    measure: str = "rate_per_100k",
+    lang: str = "en",
+) -> Chart:
+    """One series: observed line, dashed forecast, 80 % and 95 % bands. A single observed year
+    (no forecast) is a number card, not one dot on empty axes."""
+    base = history or forecast or {}
+    indicator = base.get("indicator", {})
+    area = base.get("area", {})
+    if forecast is not None and measure == "rate_per_1000":
+        measure = "rate_per_100k"  # forecasts come as counts and rates per 100,000
+    if history is not None and len(history.get("points") or []) == 1 and not (
+        forecast and forecast.get("forecasts")
+    ):
+        return single_year_chart(history, lang=lang)
+    data = _series_traces(history, forecast, measure, lang)
     layout = _layout(f"{indicator_label(indicator, lang)} — {area.get('name', '')}",
-                     measure_label(measure, indicator, lang))
-    layout["xaxis"].update({"dtick": 1, "title": {"text": t("year", lang)}})
+                     measure_label(measure, indicator, lang), lang=lang)
+    _year_axis(layout, data, lang)
     return Chart({"data": data, "layout": layout})
+
+
+def single_year_chart(
+    history: dict[str, Any], *, lang: str = "en", measures: Sequence[str] = ("count",
+                                                                          "rate_per_1000",
+                                                                          "rate_per_100k"),
+) -> Chart:
+    """One year of one series as a number card: the count and both rates, written large."""
+    indicator = history.get("indicator", {})
+    area = history.get("area", {})
+    point = (history.get("points") or [{}])[-1]
+    year = point.get("year", "")
+    shown = [m for m in measures if point.get(m) is not None]
+    annotations = []
+    n = max(len(shown), 1)
+    for i, m in enumerate(shown):
+        x = (i + 0.5) / n
+        annotations += [
+            {"text": f"<b>{_format(point.get(m), m, lang)}</b>", "x": x, "y": 0.62,
+             "xref": "paper", "yref": "paper", "showarrow": False,
+             "font": {"size": 30 if n <= 2 else 24, "color": OBSERVED}},
+            {"text": wrap_title(measure_label(m, indicator, lang), 22), "x": x, "y": 0.28,
+             "xref": "paper", "yref": "paper", "showarrow": False,
+             "font": {"size": 12, "color": "#555"}},
+        ]
+    title = tr("single_year_title", lang, label=indicator_label(indicator, lang),
+               area=area.get("name", ""), year=year)
+    layout = _layout(title, lang=lang, height=240, hovermode=False, showlegend=False)
+    layout["xaxis"] = {"visible": False, "fixedrange": True}
+    layout["yaxis"] = {"visible": False, "fixedrange": True}
+    layout["annotations"] = annotations
+    return Chart({"data": [], "layout": layout})
 
 
 def multi_history_chart(
@@ -204,11 +288,14 @@ def multi_history_chart(
     *,
     measure: str = "rate_per_100k",
     lang: str = "en",
+    reference: dict[str, Any] | None = None,
 ) -> Chart:
-    """Several areas on one indicator: one colour per area; forecasts dashed with an 80 % band."""
+    """Several areas on one indicator: one colour per area; forecasts dashed with an 80 % band;
+    ``reference`` (e.g. France) as a grey dotted line."""
     data: list[dict[str, Any]] = []
     indicator: dict[str, Any] = {}
     by_code = {(f.get("area") or {}).get("code"): f for f in forecasts if f}
+    hover = f"%{{y:{_hover_format(measure)}}}"
     for i, history in enumerate(histories):
         colour = PALETTE[i % len(PALETTE)]
         indicator = history.get("indicator", indicator)
@@ -216,7 +303,7 @@ def multi_history_chart(
         years, values = _history_values(history, measure)
         data.append({"type": "scatter", "x": years, "y": values, "mode": "lines+markers",
                      "name": area.get("name", ""), "line": {"color": colour, "width": 3},
-                     "marker": {"size": 6}})
+                     "marker": {"size": 6}, "hovertemplate": hover})
         forecast = by_code.get(area.get("code"))
         if forecast and forecast.get("forecasts") and measure != "rate_per_1000":
             key = _forecast_key(measure)
@@ -230,15 +317,135 @@ def multi_history_chart(
             data.append({"type": "scatter", "x": xs,
                          "y": anchor_y + [r[key]["value"] for r in rows], "mode": "lines",
                          "name": f"{area.get('name', '')} ({t('forecast_year', lang)})",
-                         "line": {"color": colour, "width": 2, "dash": "dash"}})
-    layout = _layout(indicator_label(indicator, lang), measure_label(measure, indicator, lang))
-    layout["xaxis"].update({"dtick": 1, "title": {"text": t("year", lang)}})
+                         "line": {"color": colour, "width": 2, "dash": "dash"},
+                         "hovertemplate": hover})
+    if reference is not None:
+        years, values = _history_values(reference, measure)
+        data.append({"type": "scatter", "x": years, "y": values, "mode": "lines",
+                     "name": (reference.get("area") or {}).get("name", t("national", lang)),
+                     "line": {"color": "#777", "width": 2, "dash": "dot"},
+                     "hovertemplate": hover})
+    layout = _layout(indicator_label(indicator, lang), measure_label(measure, indicator, lang),
+                     lang=lang)
+    _year_axis(layout, data, lang)
     return Chart({"data": data, "layout": layout})
+
+
+def multi_indicator_chart(
+    histories: Sequence[dict[str, Any]],
+    forecasts: Sequence[dict[str, Any] | None] = (),
+    *,
+    measure: str = "rate_per_100k",
+    lang: str = "en",
+) -> Chart:
+    """Two or more indicators (one area each): one panel per indicator, stacked, sharing the
+    year axis, each with its own unit (rates of different offences are not on one scale)."""
+    shown = list(histories)[:4]
+    n = len(shown)
+    gap = 0.1
+    height_each = (1 - gap * (n - 1)) / n
+    data: list[dict[str, Any]] = []
+    layout = _layout(" · ".join(dict.fromkeys(
+        (h.get("area") or {}).get("name", "") for h in shown)), lang=lang,
+        height=260 * n + 60, hovermode="x unified")
+    annotations = []
+    for i, history in enumerate(shown):
+        axis = "y" if i == 0 else f"y{i + 1}"
+        key = "yaxis" if i == 0 else f"yaxis{i + 1}"
+        top = 1 - i * (height_each + gap)
+        indicator = history.get("indicator", {})
+        forecast = _matching_forecast(forecasts, history)
+        m = "rate_per_100k" if forecast is not None and measure == "rate_per_1000" else measure
+        data += _series_traces(history, forecast, m, lang, yaxis=axis, legend=i == 0)
+        layout[key] = {**layout["yaxis"], "domain": [max(top - height_each, 0), top],
+                       "title": {"text": wrap_title(measure_label(m, indicator, lang), 22),
+                                 "font": {"size": 11}}}
+        annotations.append({"text": f"<b>{wrap_title(indicator_label(indicator, lang), 60)}</b>",
+                            "x": 0, "xref": "paper", "y": top, "yref": "paper",
+                            "xanchor": "left", "yanchor": "bottom", "showarrow": False,
+                            "font": {"size": 13}})
+    layout["annotations"] = annotations
+    _year_axis(layout, data, lang)
+    layout["xaxis"]["anchor"] = f"y{n}" if n > 1 else "y"
+    layout["legend"]["y"] = -0.08
+    return Chart({"data": data, "layout": layout})
+
+
+def _matching_forecast(
+    forecasts: Sequence[dict[str, Any] | None], history: dict[str, Any]
+) -> dict[str, Any] | None:
+    def key(d: dict[str, Any]) -> tuple[Any, Any]:
+        return (d.get("area") or {}).get("code"), (d.get("indicator") or {}).get("slug")
+
+    return next((f for f in forecasts if f and key(f) == key(history)), None)
+
+
+def series_chart(
+    histories: Sequence[dict[str, Any]],
+    forecasts: Sequence[dict[str, Any] | None] = (),
+    *,
+    measure: str = "rate_per_100k",
+    lang: str = "en",
+) -> Chart | None:
+    """The chart for a set of histories and forecasts: several indicators get one panel each
+    (a two-indicator question charts both), several areas share one chart, one series gets a
+    line (or a number card for a single year)."""
+    histories = [h for h in histories if h]
+    forecasts = [f for f in forecasts if f]
+    indicators = {(h.get("indicator") or {}).get("slug") for h in histories}
+    areas = {(h.get("area") or {}).get("code") for h in histories}
+    if len(indicators) >= 2:
+        return multi_indicator_chart(histories, forecasts, measure=measure, lang=lang)
+    if len(areas) >= 2:
+        return multi_history_chart(histories, forecasts, measure=measure, lang=lang)
+    if histories:
+        return history_chart(histories[0], _matching_forecast(forecasts, histories[0]),
+                             measure=measure, lang=lang)
+    if forecasts:
+        return history_chart(None, forecasts[0], measure=measure, lang=lang)
+    return None
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r}, {g}, {b}, {alpha})"
+
+
+# -- profile ------------------------------------------------------------------------------------
+
+
+def profile_chart(
+    rows: Sequence[dict[str, Any]], *, title: str, lang: str = "en"
+) -> Chart:
+    """Each indicator's rate as an index (France = 100): bars right of 100 are above the
+    national rate. ``rows``: ``label``, ``index`` (or None), ``value_text``, ``france_text``."""
+    shown = [r for r in rows if r.get("index") is not None][::-1]
+    colours = [FORECAST if r["index"] > 100 else "#5b8db8" for r in shown]
+    labels = [wrap_title(str(r["label"]), 24) for r in shown]
+    bar = {
+        "type": "bar", "orientation": "h", "base": 100,
+        "x": [r["index"] - 100 for r in shown], "y": labels,
+        "marker": {"color": colours},
+        "customdata": [[r.get("value_text", ""), r.get("france_text", ""),
+                        format_number(r["index"], lang, 0)] for r in shown],
+        "hovertemplate": "%{y}<br>%{customdata[0]} / France %{customdata[1]}"
+                         "<br>" + t("profile_axis", lang) + colon(lang) + "%{customdata[2]}"
+                         "<extra></extra>",
+    }
+    numbers = {  # right of the bar's end, or of the 100 line for bars below it
+        "type": "scatter", "mode": "text", "x": [max(r["index"], 100) for r in shown],
+        "y": labels, "text": [format_number(r["index"], lang, 0) for r in shown],
+        "textposition": "middle right", "hoverinfo": "skip", "cliponaxis": False,
+        "textfont": {"size": 11, "color": "#333"},
+    }
+    layout = _layout(title, lang=lang, height=max(360, 34 * len(shown) + 110),
+                     hovermode="closest", showlegend=False)
+    layout["margin"] = {**layout["margin"], "l": 10, "r": 40}
+    layout["xaxis"]["title"] = {"text": t("profile_axis", lang), "font": {"size": 12}}
+    layout["yaxis"]["tickfont"] = {"size": 11}
+    layout["shapes"] = [{"type": "line", "x0": 100, "x1": 100, "xref": "x", "y0": 0, "y1": 1,
+                         "yref": "paper", "line": {"color": "#333", "width": 1.5}}]
+    return Chart({"data": [bar, numbers], "layout": layout})
 
 
 # -- rankings and maps --------------------------------------------------------------------------
@@ -256,6 +463,7 @@ def ranking_chart(
     lang: str = "en",
     top: int | None = None,
     highlight: Sequence[str] = (),
+    title: str | None = None,
 ) -> Chart:
     """Horizontal bars, highest at the top, the national figure as a dotted line."""
     rows = [r for r in comparison.get("ranking", []) if r.get("value") is not None]
@@ -268,18 +476,20 @@ def ranking_chart(
         "type": "bar", "orientation": "h",
         "x": [r["value"] for r in rows], "y": [r["name"] for r in rows],
         "marker": {"color": [FORECAST if r["code"] in highlight else OBSERVED for r in rows]},
-        "text": [_fmt(r["value"]) for r in rows], "textposition": "outside",
-        "cliponaxis": False, "hovertemplate": "%{y}: %{x:,.1f}<extra></extra>",
+        "text": [_format(r["value"], measure, lang) for r in rows], "textposition": "outside",
+        "cliponaxis": False,
+        "hovertemplate": f"%{{y}}{colon(lang)}%{{x:{_hover_format(measure)}}}<extra></extra>",
     }
     height = min(max(320, 26 * len(rows) + 120), 2900)
-    layout = _layout(_ranking_title(comparison, lang), height=height, hovermode="closest",
-                     showlegend=False)
-    layout["margin"] = {"l": 10, "r": 50, "t": 70, "b": 50}
-    layout["xaxis"]["title"] = {"text": measure_label(measure, indicator, lang)}
+    layout = _layout(title or _ranking_title(comparison, lang), height=height,
+                     hovermode="closest", showlegend=False, lang=lang)
+    layout["margin"] = {**layout["margin"], "l": 10, "r": 50}
+    layout["xaxis"]["title"] = {"text": measure_label(measure, indicator, lang),
+                                "font": {"size": 12}}
     national = comparison.get("national") or {}
     if national.get("value") is not None:
         shape, note = _vline(national["value"],
-                             f"{t('national', lang)} {_fmt(national['value'])}")
+                             f"{t('national', lang)} {_format(national['value'], measure, lang)}")
         layout["shapes"], layout["annotations"] = [shape], [note]
     return Chart({"data": [bar], "layout": layout})
 
@@ -315,7 +525,7 @@ def map_chart(comparison: dict[str, Any], outlines: Outlines, *, lang: str = "en
     for shape in outlines.shapes:
         row = rows.get(shape.code, {})
         value = row.get("value")
-        label = f"{row.get('name', shape.name)}: " + (_fmt(value) if value is not None else "–")
+        label = f"{row.get('name', shape.name)}{colon(lang)}" + _format(value, measure, lang)
         if row.get("rank"):
             label += f" (#{row['rank']})"
         data.append({
@@ -331,7 +541,9 @@ def map_chart(comparison: dict[str, Any], outlines: Outlines, *, lang: str = "en
         "marker": {"colorscale": [[i / (len(REDS) - 1), c] for i, c in enumerate(REDS)],
                    "cmin": low, "cmax": high, "color": [low], "showscale": True,
                    "colorbar": {"title": {"text": measure_label(measure, indicator, lang),
-                                          "side": "right"}, "thickness": 12, "len": 0.8}},
+                                          "side": "top"}, "thickness": 10, "len": 0.9,
+                                "orientation": "h", "x": 0.5, "xanchor": "center",
+                                "y": -0.02, "yanchor": "top", "tickformat": ",~r"}},
     })
     if outlines.insets:
         codes = sorted(outlines.insets)
@@ -344,9 +556,11 @@ def map_chart(comparison: dict[str, Any], outlines: Outlines, *, lang: str = "en
         })
     hidden = {"visible": False, "fixedrange": True}
     layout = {
-        "title": {"text": _ranking_title(comparison, lang), "x": 0.01, "font": {"size": 16}},
-        "font": FONT, "height": 600, "paper_bgcolor": "white", "plot_bgcolor": "white",
-        "margin": {"l": 0, "r": 0, "t": 50, "b": 0}, "hovermode": "closest",
+        "title": {"text": wrap_title(_ranking_title(comparison, lang)), "x": 0.01,
+                  "font": {"size": 14}},
+        "font": FONT, "height": 560, "paper_bgcolor": "white", "plot_bgcolor": "white",
+        "separators": plotly_separators(lang), "dragmode": False,
+        "margin": {"l": 0, "r": 0, "t": 60, "b": 70}, "hovermode": "closest",
         "xaxis": dict(hidden),
         "yaxis": {**hidden, "scaleanchor": "x",
                   "scaleratio": 1 / math.cos(math.radians(MAP_LATITUDE))},
@@ -384,20 +598,24 @@ def calibration_chart(metrics: dict[str, Any], *, lang: str = "en") -> Chart:
             champion = champion_of(board) or {}
             value = as_pct(champion.get(f"coverage_{nominal}"))
             if value is not None:
-                xs.append(str(board.get("level")))
+                xs.append(level_label(str(board.get("level")), lang))
                 ys.append(value)
-        data.append({"type": "bar", "x": xs, "y": ys, "name": f"{t('coverage', lang)} {nominal}%",
+        data.append({"type": "bar", "x": xs, "y": ys,
+                     "name": f"{t('coverage', lang)} {format_pct(nominal, lang, 0)}",
                      "marker": {"color": colour},
-                     "text": [f"{y:.0f}%" for y in ys], "textposition": "outside"})
+                     "text": [format_pct(y, lang, 0) for y in ys], "textposition": "outside",
+                     "hovertemplate": "%{x}" + colon(lang) + "%{y:.0f}"
+                                      + ("\u202f%" if lang == "fr" else "%") + "<extra></extra>"})
     layout = _layout(t("calibration", lang), "%", height=380, hovermode="closest",
-                     barmode="group")
+                     barmode="group", lang=lang)
     layout["yaxis"]["range"] = [0, 105]
     layout["shapes"] = [
         {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": n, "y1": n,
          "line": {"dash": "dot", "color": "#555", "width": 1}} for n in (80, 95)
     ]
     layout["annotations"] = [
-        {"xref": "paper", "x": 1.01, "y": n, "text": f"{t('nominal', lang)}<br>{n}%",
+        {"xref": "paper", "x": 1.01, "y": n,
+         "text": f"{t('nominal', lang)}<br>{format_pct(n, lang, 0)}",
          "showarrow": False, "xanchor": "left", "yanchor": "middle", "align": "left",
          "font": {"size": 11, "color": "#555"}} for n in (80, 95)
     ]
@@ -413,15 +631,16 @@ def leaderboard_chart(board: dict[str, Any], *, lang: str = "en") -> Chart:
         "type": "bar", "orientation": "h",
         "x": [c["mase"] for c in rows], "y": [c["name"] for c in rows],
         "marker": {"color": [FORECAST if c["name"] == champion else OBSERVED for c in rows]},
-        "text": [f"{c['mase']:.3f}" for c in rows], "textposition": "outside",
-        "cliponaxis": False,
+        "text": [format_number(c["mase"], lang, 3) for c in rows], "textposition": "outside",
+        "cliponaxis": False, "hovertemplate": "%{y}" + colon(lang) + "%{x:.3f}<extra></extra>",
     }
-    layout = _layout(f"MASE — {board.get('level', '')}", height=max(300, 34 * len(rows) + 120),
-                     hovermode="closest", showlegend=False)
-    layout["xaxis"]["title"] = {"text": "MASE (lower is better)"}
+    layout = _layout(f"MASE — {level_label(str(board.get('level', '')), lang)}",
+                     height=max(300, 34 * len(rows) + 120), hovermode="closest",
+                     showlegend=False, lang=lang)
+    layout["xaxis"]["title"] = {"text": t("mase_axis", lang), "font": {"size": 12}}
     naive = board.get("naive_mase")
     if naive is not None:
-        shape, note = _vline(float(naive), "naive forecast")
+        shape, note = _vline(float(naive), t("naive_forecast", lang))
         layout["shapes"], layout["annotations"] = [shape], [note]
     return Chart({"data": [bar], "layout": layout})
 
@@ -441,8 +660,8 @@ def backtest_chart(rows: Sequence[dict[str, Any]], *, title: str, lang: str = "e
         data.append({"type": "scatter", "x": [lo, hi], "y": [lo, hi], "mode": "lines",
                      "line": {"color": "#888", "dash": "dot"}, "name": "y = x"})
     layout = _layout(title, t("predicted", lang), height=440, hovermode="closest",
-                     showlegend=False)
-    layout["xaxis"]["title"] = {"text": t("actual", lang)}
+                     showlegend=False, lang=lang)
+    layout["xaxis"]["title"] = {"text": t("actual", lang), "font": {"size": 12}}
     if actual and min(actual + predicted) > 0 and max(actual) / min(actual) > 100:
         layout["xaxis"]["type"] = layout["yaxis"]["type"] = "log"  # counts span decades
     return Chart({"data": data, "layout": layout})
@@ -458,11 +677,3 @@ def message_chart(message: str) -> Chart:
                          "x": 0.5, "y": 0.5, "font": {"size": 15, "color": "#555"}}],
     }
     return Chart({"data": [], "layout": layout})
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if abs(value) >= 100:
-        return f"{value:,.0f}".replace(",", " ")
-    return f"{value:,.1f}"

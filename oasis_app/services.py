@@ -39,16 +39,38 @@ class Catalog:
     edition: str = ""
     from_data: bool = False
 
-    def area_choices(self, level: str) -> list[tuple[str, str]]:
+    def area_choices(self, level: str, lang: str = "fr") -> list[tuple[str, str]]:
+        """(name (code), code): official names in both languages, as the charts and tables
+        (the tools' ``name``) show them."""
         return [(f"{a['name']} ({a['code']})", a["code"]) for a in self.areas.get(level, [])]
 
-    def indicator_choices(self) -> list[tuple[str, str]]:
-        return [(f"{i['label_fr']} — {i['label_en']}", i["slug"]) for i in self.indicators]
+    def indicator_choices(self, lang: str = "fr") -> list[tuple[str, str]]:
+        """(label in ``lang``, slug): the official French label, or the catalogue's English."""
+        key = "label_en" if lang == "en" else "label_fr"
+        return [(str(i.get(key) or i["label_fr"]), i["slug"]) for i in self.indicators]
 
-    def year_choices(self) -> list[tuple[str, int]]:
+    @property
+    def last_forecast_year(self) -> int:
+        return MAX_FORECAST_YEAR
+
+    def year_choices(self, lang: str = "en", *, forecasts: bool = True) -> list[tuple[str, int]]:
+        from oasis_app.i18n import tr
+
         years = [(str(y), y) for y in range(self.first_year, self.last_year + 1)]
-        years += [(f"{y} (forecast)", y) for y in range(self.last_year + 1, MAX_FORECAST_YEAR + 1)]
+        if forecasts:
+            word = tr("forecast_year", lang)
+            years += [(f"{y} ({word})", y)
+                      for y in range(self.last_year + 1, MAX_FORECAST_YEAR + 1)]
         return years
+
+    def area_population(self, level: str, area: str) -> int | None:
+        """The latest population of an area (by code or name), from ``list_regions``."""
+        wanted = area.strip().casefold()
+        for item in self.areas.get(level, []):
+            if wanted in (str(item["code"]).casefold(), str(item["name"]).casefold()):
+                population = item.get("population")
+                return int(population) if population else None
+        return None
 
     def area_name(self, level: str, code: str) -> str:
         for area in self.areas.get(level, []):

@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(env OASIS_REFRESH_EVERY; default off). A newly installed edition is picked up "
         "without it too: see docs/data-updates.md",
     )
+    _add_http_limit_flags(serve)
 
     data = sub.add_parser(
         "data", help="inspect or update the SSMSI data files",
@@ -210,6 +211,47 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("--json", action="store_true", help="machine-readable output")
     _describe_update(update)
     return parser
+
+
+def _add_http_limit_flags(serve: argparse.ArgumentParser) -> None:
+    """HTTP scale-out and fair-use settings (each also read from an environment variable)."""
+    group = serve.add_argument_group(
+        "HTTP sessions and limits (see docs/deploy.md)"
+    )
+    group.add_argument(
+        "--stateless", action="store_const", const=True, default=None,
+        help="serve every request without a session, so that any replica behind a "
+        "round-robin proxy can answer it (env OASIS_MCP_STATELESS=1)",
+    )
+    group.add_argument(
+        "--max-sessions", type=int, default=None, metavar="N",
+        help="open sessions per process; beyond, new sessions get 503 (default 1000, env "
+        "OASIS_MCP_MAX_SESSIONS)",
+    )
+    group.add_argument(
+        "--max-sessions-per-client", type=int, default=None, metavar="N",
+        help="open sessions per client address; its oldest idle one is closed to make room "
+        "(default 32, env OASIS_MCP_MAX_SESSIONS_PER_CLIENT)",
+    )
+    group.add_argument(
+        "--session-idle-timeout", type=float, default=None, metavar="SECONDS",
+        help="close a session idle this long (default 600, env OASIS_MCP_SESSION_IDLE_TIMEOUT)",
+    )
+    group.add_argument(
+        "--rate-limit", type=float, default=None, metavar="PER_SECOND",
+        help="requests per second per client address, beyond which 429 (default 50, 0 = off, "
+        "env OASIS_MCP_RATE_LIMIT)",
+    )
+    group.add_argument(
+        "--rate-burst", type=int, default=None, metavar="N",
+        help="requests a client may send at once above the rate (default 100, env "
+        "OASIS_MCP_RATE_BURST)",
+    )
+    group.add_argument(
+        "--trusted-proxy", default=None, metavar="ADDRESSES",
+        help="comma-separated proxy addresses whose X-Forwarded-For gives the client address "
+        "(default 127.0.0.1, env OASIS_MCP_TRUSTED_PROXIES; '*' trusts any)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -264,6 +306,13 @@ def _serve(args: argparse.Namespace) -> int:
         allowed_origins=getattr(args, "allowed_origin", None),
         data_dir=getattr(args, "data_dir", None),
         refresh_every=getattr(args, "refresh_every", None),
+        stateless=getattr(args, "stateless", None),
+        max_sessions=getattr(args, "max_sessions", None),
+        max_sessions_per_client=getattr(args, "max_sessions_per_client", None),
+        session_idle_timeout=getattr(args, "session_idle_timeout", None),
+        rate_limit=getattr(args, "rate_limit", None),
+        rate_burst=getattr(args, "rate_burst", None),
+        trusted_proxies=getattr(args, "trusted_proxy", None),
     )
 
 

@@ -25,6 +25,7 @@ origins, and ``*`` to accept anything (behind a reverse proxy that already check
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import ipaddress
@@ -41,6 +42,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from oasis_mcp import __version__
+from oasis_mcp.http_limits import ClientLimiter, HttpLimits
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
@@ -149,6 +151,15 @@ class _OriginPattern:
         return self.port in (None, "*") or self.port == port
 
 
+# JSON-RPC codes of HTTP refusals (server-defined range): 401 -> -32001, the others -32000.
+_REJECTION_CODES = {401: -32001}
+PROTECTED_RESOURCE_PATH = "/.well-known/oauth-protected-resource"
+# Where OAuth clients (mcp-remote 0.15) fall back to dynamic client registration when the
+# metadata names no authorization server: answered with an RFC 7591 error that says what to do,
+# which such clients print, instead of a bare 404.
+REGISTER_PATH = "/register"
+
+
 @dataclass(frozen=True)
 class Rejection:
     """Why a request was refused; ``response()`` builds the HTTP answer."""
@@ -159,8 +170,18 @@ class Rejection:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     def response(self) -> Response:
+        """A JSON-RPC error body (``id: null``, as the SDK's own HTTP refusals): MCP clients show
+        ``error.message``; ``error.data.reason`` is the machine-readable cause."""
         return JSONResponse(
-            {"error": self.error, "message": self.message},
+            {
+                "jsonrpc": "2.0",
+                "id": None,
+                "error": {
+                    "code": _REJECTION_CODES.get(self.status, -32000),
+                    "message": self.message,
+                    "data": {"reason": self.error, "status": self.status},
+                },
+            },
             status_code=self.status,
             headers=dict(self.headers),
         )
@@ -267,19 +288,33 @@ class AccessPolicy:
                 f"<scheme://host[:port]> or add it to ${ALLOWED_ORIGINS_ENV}.",
             )
         if require_token and not self.token_valid(headers.get("authorization")):
-            given = headers.get("authorization") is not None
-            challenge = 'Bearer realm="oasis-mcp"'
-            if given:
-                challenge += ', error="invalid_token"'
-            return Rejection(
-                401,
-                "invalid_token" if given else "missing_token",
-                "The bearer token is wrong." if given else
-                "This server requires 'Authorization: Bearer <token>' (the value of "
-                f"${TOKEN_ENV} on the server).",
-                {"WWW-Authenticate": challenge},
-            )
+            return self.unauthorized(headers)
         return None
+
+    def unauthorized(self, headers: Headers) -> Rejection:
+        """401 saying how to pass the token. The challenge points at the protected-resource
+        metadata (RFC 9728), which names no authorization server: clients such as mcp-remote
+        then know there is no OAuth flow to start and report the error instead."""
+        given = headers.get("authorization") is not None
+        challenge = 'Bearer realm="oasis-mcp"'
+        if given:
+            challenge += ', error="invalid_token", error_description="the bearer token is wrong"'
+        host = headers.get("host")
+        if host:
+            scheme = headers.get("x-forwarded-proto", "http").split(",")[0].strip() or "http"
+            challenge += f', resource_metadata="{scheme}://{host}{PROTECTED_RESOURCE_PATH}"'
+        how = (
+            "send the header 'Authorization: Bearer <token>', where <token> is the value of "
+            f"${TOKEN_ENV} on the server (e.g. mcp-remote: --header \"Authorization:Bearer "
+            "<token>\"; the Python SDK: an httpx client with that header). This server does "
+            "not use OAuth."
+        )
+        return Rejection(
+            401,
+            "invalid_token" if given else "missing_token",
+            ("The bearer token is wrong: " if given else "This server requires a token: ") + how,
+            {"WWW-Authenticate": challenge},
+        )
 
 
 class AccessGuard:
@@ -349,6 +384,8 @@ class MCPHttpEndpoint:
     mcp_app: ASGIApp
     health_app: ASGIApp
     extra_routes: list[BaseRoute]
+    limits: HttpLimits = field(default_factory=HttpLimits)
+    limiter: ClientLimiter | None = None
 
     def routes(
         self, path: str = MCP_PATH, health_path: str | None = HEALTH_PATH
@@ -360,6 +397,12 @@ class MCPHttpEndpoint:
         ]
         if health_path:
             routes.append(Route(health_path, endpoint=self.health_app, name="health"))
+        metadata = _protected_resource_app(self.policy, path)
+        routes += [
+            Route(PROTECTED_RESOURCE_PATH, endpoint=metadata, name="protected_resource"),
+            Route(PROTECTED_RESOURCE_PATH + path, endpoint=metadata, name="protected_resource_mcp"),
+            Route(REGISTER_PATH, endpoint=_no_oauth_registration(self.policy), name="register"),
+        ]
         return routes + self.extra_routes
 
     @contextlib.asynccontextmanager
@@ -375,9 +418,10 @@ def build_mcp_endpoint(
     allowed_origins: Iterable[str] | None = None,
     token: str | None = None,
     bind_host: str | None = None,
-    stateless: bool = False,
+    stateless: bool | None = None,
     json_response: bool = True,
     health_info: HealthInfo | None = None,
+    limits: HttpLimits | None = None,
 ) -> MCPHttpEndpoint:
     """Wire ``server`` (default: ``oasis_mcp.server.create_server()``) for streamable HTTP.
 
@@ -387,7 +431,10 @@ def build_mcp_endpoint(
     stream. The tools send no progress or log notifications while they run, so a stream buys
     nothing, and JSON halves the server's CPU per call for sessions that use the ``initialize``
     handshake (measured with ``benchmarks/bench_server.py``); every conforming client accepts
-    both. Pass False for SSE. ``stateless`` serves each request without a session.
+    both. Pass False for SSE. ``stateless`` serves each request without a session (any
+    replica can answer any request); ``limits`` (default: :meth:`HttpLimits.build`, i.e. the
+    ``$OASIS_MCP_*`` variables) bounds sessions and request rates per client; an explicit
+    ``stateless`` wins over ``limits.stateless``.
     """
     from mcp.server.transport_security import TransportSecuritySettings
 
@@ -401,10 +448,15 @@ def build_mcp_endpoint(
     )
     # Host/Origin are checked by AccessGuard (clear JSON errors, one policy for every route);
     # the SDK keeps its own Content-Type check.
+    limits = limits or HttpLimits.build()
+    if stateless is not None and stateless != limits.stateless:
+        limits = dataclasses.replace(limits, stateless=stateless)
     sdk_app = server.streamable_http_app(
         streamable_http_path=MCP_PATH,
-        stateless_http=stateless,
+        stateless_http=limits.stateless,
         json_response=json_response,
+        session_idle_timeout=limits.session_idle_timeout,
+        max_sessions=limits.max_sessions,
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
     session_manager = server.session_manager
@@ -415,6 +467,8 @@ def build_mcp_endpoint(
             continue
         if isinstance(route, Route) and route.path == HEALTH_PATH:
             continue  # ours wins
+        if isinstance(route, Route) and route.path.startswith(PROTECTED_RESOURCE_PATH):
+            continue
         extra.append(route)
 
     details = health_info or _default_health_info(server)
@@ -437,18 +491,76 @@ def build_mcp_endpoint(
                 "mcp_path": MCP_PATH,
                 "auth": "bearer" if policy.auth_required else "none",
             }
+            body["mode"] = "stateless" if limits.stateless else "sessions"
+            if limiter is not None and not limits.stateless:
+                body["sessions"] = limiter.open_sessions()
             body.update(details())
             response = JSONResponse(body, headers={"Cache-Control": "no-store"})
         await response(scope, receive, send)
 
+    # The limiter is outermost: refused token guesses count against the client's rate too.
+    limiter = ClientLimiter(
+        AccessGuard(session_manager.handle_request, policy, require_token=True),
+        limits,
+        session_manager,
+    )
     return MCPHttpEndpoint(
         server=server,
         policy=policy,
         session_manager=session_manager,
-        mcp_app=AccessGuard(session_manager.handle_request, policy, require_token=True),
+        mcp_app=limiter,
         health_app=AccessGuard(health, policy, require_token=False),
         extra_routes=extra,
+        limits=limits,
+        limiter=limiter,
     )
+
+
+def token_help() -> str:
+    return (
+        "This server does not use OAuth: send the header 'Authorization: Bearer <token>', where "
+        f"<token> is the value of ${TOKEN_ENV} on the server (mcp-remote: --header "
+        "\"Authorization:Bearer <token>\")."
+    )
+
+
+def _no_oauth_registration(policy: AccessPolicy) -> ASGIApp:
+    async def register(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        log.info("refused OAuth client registration (the server uses a static bearer token)")
+        body = {"error": "invalid_client_metadata", "error_description": token_help()}
+        await JSONResponse(body, status_code=400, headers={"Cache-Control": "no-store"})(
+            scope, receive, send
+        )
+
+    return AccessGuard(register, policy, require_token=False)
+
+
+def _protected_resource_app(policy: AccessPolicy, mcp_path: str) -> ASGIApp:
+    """OAuth protected-resource metadata (RFC 9728) for the MCP endpoint: bearer tokens in the
+    ``Authorization`` header, and no authorization server (the token is set by the operator)."""
+
+    async def metadata(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = Headers(scope=scope)
+        scheme = headers.get("x-forwarded-proto", "http").split(",")[0].strip() or "http"
+        host = headers.get("host", "127.0.0.1")
+        body = {
+            "resource": f"{scheme}://{host}{mcp_path}",
+            "resource_name": "OASIS MCP server",
+            "bearer_methods_supported": ["header"],
+            "authorization_servers": [],
+            "oasis_auth": (
+                f"static bearer token (the value of ${TOKEN_ENV} on the server), sent as "
+                "'Authorization: Bearer <token>'; no OAuth"
+                if policy.auth_required else "none"
+            ),
+        }
+        await JSONResponse(body, headers={"Cache-Control": "no-store"})(scope, receive, send)
+
+    return AccessGuard(metadata, policy, require_token=False)
 
 
 def create_http_app(
@@ -458,9 +570,10 @@ def create_http_app(
     allowed_origins: Iterable[str] | None = None,
     token: str | None = None,
     bind_host: str | None = None,
-    stateless: bool = False,
+    stateless: bool | None = None,
     json_response: bool = True,
     health_info: HealthInfo | None = None,
+    limits: HttpLimits | None = None,
 ) -> Starlette:
     """A Starlette app serving MCP at ``/mcp`` (and ``/mcp/``) and ``GET /health``.
 
@@ -471,7 +584,7 @@ def create_http_app(
     endpoint = build_mcp_endpoint(
         server, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins, token=token,
         bind_host=bind_host, stateless=stateless, json_response=json_response,
-        health_info=health_info,
+        health_info=health_info, limits=limits,
     )
 
     @contextlib.asynccontextmanager

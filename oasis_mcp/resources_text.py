@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from oasis_mcp import config
 from oasis_mcp.artifacts import HOW_TO_TRAIN, MAX_FORECAST_YEAR
+from oasis_mcp.protocol import WEBSITE_URL
 from oasis_mcp.query import (
     COUNTRY_CAVEAT,
     DERIVED_CAVEAT,
@@ -25,10 +26,7 @@ DATASET_TITLE = (
     "Bases statistiques communale, départementale et régionale de la délinquance enregistrée par "
     "la police et la gendarmerie nationales"
 )
-DATASET_PAGE = (
-    "https://www.data.gouv.fr/datasets/bases-statistiques-communale-departementale-et-regionale-"
-    "de-la-delinquance-enregistree-par-la-police-et-la-gendarmerie-nationales/"
-)
+DATASET_PAGE = WEBSITE_URL  # one home: oasis_mcp.protocol (the server info's website too)
 LICENCE = "Licence Ouverte / Open Licence 2.0 (Etalab)"
 PUBLISHER = (
     "SSMSI (Service statistique ministériel de la sécurité intérieure, ministère de l'Intérieur)"

@@ -16,16 +16,20 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oasis_mcp import __version__
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 
+    from oasis_mcp.http_limits import HttpLimits
+
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "OASIS_MCP_TOKEN"  # same name as oasis_mcp.http_app.TOKEN_ENV (not imported: cost)
+TRUSTED_PROXIES_ENV = "OASIS_MCP_TRUSTED_PROXIES"
+DEFAULT_TRUSTED_PROXIES = "127.0.0.1"  # a reverse proxy on this machine (uvicorn's default)
 EXIT_USAGE = 2
 
 
@@ -41,6 +45,14 @@ def run(
     allowed_origins: Sequence[str] | None = None,
     data_dir: str | None = None,
     refresh_every: str | None = None,
+    *,
+    stateless: bool | None = None,
+    max_sessions: int | None = None,
+    max_sessions_per_client: int | None = None,
+    session_idle_timeout: float | None = None,
+    rate_limit: float | None = None,
+    rate_burst: int | None = None,
+    trusted_proxies: str | None = None,
 ) -> int:
     """Serve until the client disconnects (stdio) or the process is interrupted (HTTP).
 
@@ -54,7 +66,17 @@ def run(
         if transport == "stdio":
             return _run_stdio(data_dir)
         if transport == "http":
-            return _run_http(host, port, allowed_hosts, allowed_origins, data_dir)
+            limits = _http_limits(
+                stateless=stateless, max_sessions=max_sessions,
+                max_sessions_per_client=max_sessions_per_client,
+                session_idle_timeout=session_idle_timeout, rate_limit=rate_limit,
+                rate_burst=rate_burst,
+            )
+            proxies = trusted_proxies or os.environ.get(TRUSTED_PROXIES_ENV, "").strip()
+            return _run_http(
+                host, port, allowed_hosts, allowed_origins, data_dir, limits,
+                proxies or DEFAULT_TRUSTED_PROXIES,
+            )
         raise ServeError(f"unknown transport {transport!r} (choose stdio or http)")
     except ServeError as exc:
         print(f"oasis-mcp: error: {exc}", file=sys.stderr)
@@ -100,6 +122,15 @@ def _start_refresh(server: MCPServer) -> None:
     state = getattr(server, "state", None)
     if _refresh.seconds is not None and state is not None:
         state.data.start_auto_update(_refresh.seconds)
+
+
+def _http_limits(**given: Any) -> HttpLimits:
+    from oasis_mcp.http_limits import HttpLimits, LimitsError
+
+    try:
+        return HttpLimits.build(**given)
+    except LimitsError as exc:
+        raise ServeError(str(exc)) from None
 
 
 def _ensure_stderr_logging() -> None:
@@ -158,7 +189,11 @@ def _run_stdio(data_dir: str | None) -> int:
     with contextlib.suppress(AttributeError, ValueError, OSError):
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     try:
-        server.run("stdio")
+        import anyio
+
+        from oasis_mcp.stdio_transport import serve_stdio
+
+        anyio.run(serve_stdio, server)
     finally:
         _retire_stdout()
     log.info("stdin closed, exiting")
@@ -183,13 +218,17 @@ def _run_http(
     allowed_hosts: Sequence[str] | None,
     allowed_origins: Sequence[str] | None,
     data_dir: str | None,
+    limits: HttpLimits,
+    trusted_proxies: str,
 ) -> int:
     if not isinstance(port, int) or not 0 <= port <= 65535:
         raise ServeError(f"--port must be between 1 and 65535 (0 = any free port), got {port}")
     host = host.strip()
     sock = bind_socket(host, port)
     try:
-        return _serve_http_on(sock, host, allowed_hosts, allowed_origins, data_dir)
+        return _serve_http_on(
+            sock, host, allowed_hosts, allowed_origins, data_dir, limits, trusted_proxies
+        )
     finally:
         sock.close()
 
@@ -240,6 +279,8 @@ def _serve_http_on(
     allowed_hosts: Sequence[str] | None,
     allowed_origins: Sequence[str] | None,
     data_dir: str | None,
+    limits: HttpLimits,
+    trusted_proxies: str,
 ) -> int:
     import uvicorn
 
@@ -247,7 +288,8 @@ def _serve_http_on(
 
     server = _create_server(data_dir)
     app = create_http_app(
-        server, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins, bind_host=host
+        server, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins, bind_host=host,
+        limits=limits,
     )
     endpoint = app.state.mcp_endpoint
     bound_host, bound_port = sock.getsockname()[:2]
@@ -261,6 +303,8 @@ def _serve_http_on(
     if endpoint.policy.any_host:
         log.warning("Host checking is disabled ('*' in the allowed hosts)")
     log.info("data: %s", _describe_data_dir(data_dir))
+    log.info("HTTP limits: %s; client addresses from X-Forwarded-For of %s",
+             limits.describe(), trusted_proxies)
     log.info(
         "oasis-mcp %s serving MCP over streamable HTTP at http://%s:%d%s (health: /health, "
         "auth: %s)",
@@ -276,6 +320,8 @@ def _serve_http_on(
         lifespan="on",
         timeout_graceful_shutdown=3,  # open SSE streams would otherwise delay Ctrl-C
         server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=trusted_proxies,
     )
     uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -22,11 +22,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
+from mcp.server.mcpserver.exceptions import (
+    ResourceError,
+    ResourceNotFoundError,
+    ToolError,
+    UnexpectedToolError,
+)
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
-from oasis_mcp import __version__, config
+from oasis_mcp import __version__, config, protocol
 from oasis_mcp.artifacts import Artifacts, load_artifacts, read_backtest, signature
 from oasis_mcp.data_state import CHECK_INTERVAL, DataState, EditionNotFoundError, Snapshot
 from oasis_mcp.errors import ArtifactsError, OasisError
@@ -434,6 +439,26 @@ class OasisServer(MCPServer):
             idx = await state.maybe_index_async()
             return idx.last_year if idx is not None else None
 
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Any = None
+    ) -> Any:
+        """A client's mistake (unknown prompt, missing or unknown argument) is *invalid params*
+        with a readable message, logged at INFO without a traceback."""
+        problem = protocol.prompt_error(name, arguments, self._prompt_signatures())
+        if problem is not None:
+            log.info("prompts/get %r refused: %s", name[:60], problem.error.message)
+            raise problem
+        return await super().get_prompt(name, arguments, context)
+
+    def _prompt_signatures(self) -> dict[str, tuple[list[str], list[str]]]:
+        out: dict[str, tuple[list[str], list[str]]] = {}
+        for prompt in self._prompt_manager.list_prompts():
+            args = prompt.arguments or []
+            out[prompt.name] = (
+                [a.name for a in args if a.required], [a.name for a in args if not a.required]
+            )
+        return out
+
 
 def structured(model: BaseModel) -> CallToolResult:
     """The model as structured content, with the same JSON, compact, as the text block."""
@@ -459,6 +484,11 @@ def create_server(
         title="OASIS: French recorded-crime statistics",
         instructions=INSTRUCTIONS,
         version=__version__,
+        website_url=protocol.WEBSITE_URL,
+        icons=protocol.ICONS,
+        # No subscriptions/listen: the server never sends list-changed or resource-updated
+        # notifications, so the 2026 protocol must not advertise them either.
+        subscriptions=False,
     )
     server.state = state  # type: ignore[attr-defined]  # for tests and benchmarks
     server.health_info = state.health  # type: ignore[attr-defined]  # read by http_app's /health
@@ -733,6 +763,7 @@ def create_server(
 
     _add_resources(server, state)
     _add_prompts(server)
+    protocol.add_completions(server, state.maybe_index)
     return server
 
 
@@ -805,7 +836,7 @@ def _add_resources(server: MCPServer, state: ServerState) -> None:
     )
     def backtest_resource(level: str) -> str:
         if level not in ("country", "region", "department"):
-            raise ResourceError(
+            raise ResourceNotFoundError(
                 f"Unknown level '{level[:40]}': use oasis://backtest/country, "
                 "oasis://backtest/region or oasis://backtest/department."
             )

@@ -28,6 +28,7 @@ import gradio as gr
 import httpx
 import pytest
 import synthetic_artifacts as synthetic
+from gradio.components.plot import PlotData
 from mcp import Client
 
 from oasis_app import charts, geo, ui, views
@@ -256,25 +257,39 @@ def test_errors_are_friendly(services: Services, bare_services: Services) -> Non
 
 
 def test_explore_view_chart_table_and_csv(services: Services) -> None:
-    view = views.explore(services, "department", "33", "burglary", "rate_per_100k", True)
+    view = views.explore(services, "department", "33", "burglary", "rate_per_100k", True, "en")
     assert not view.message.startswith("⚠")
     names = [t.get("name") for t in view.charts[0].traces]
     assert "Observed" in names and "Forecast" in names
-    assert view.table is not None and set(view.table["kind"]) == {"observed", "forecast"}
+    assert view.frame is not None and set(view.frame["kind"]) == {"observed", "forecast"}
     with open(view.csv_path or "", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert rows[0]["area"] == "Gironde" and rows[0]["year"] == "2016"
-    assert len(rows) == len(view.table)
+    assert len(rows) == len(view.frame) == len(view.table)
     counts = views.explore(services, "region", "53", "homicide", "count", False)
-    assert counts.charts[0].traces[0]["y"][0] == counts.table["count"].iloc[0]
+    assert counts.frame is not None
+    assert counts.charts[0].traces[0]["y"][0] == counts.frame["count"].iloc[0]
+    # French by default: headers, kinds and numbers as a French reader writes them.
+    french = views.explore(services, "department", "33", "burglary")
+    assert french.table is not None and "Pour 1 000" in french.table.columns
+    assert set(french.table["Nature"]) == {"observé", "prévision"}
+    names = [t.get("name") for t in french.charts[0].traces]
+    assert "Observé" in names and "Prévision" in names
+    assert french.charts[0].spec["layout"]["separators"] == ",\u202f"
+    first = french.frame.iloc[0] if french.frame is not None else None
+    assert first is not None
+    assert french.table["Nombre"].iloc[0] == f"{int(first['count']):,}".replace(",", "\u202f")
+    assert "infractions" in french.message
 
 
 def test_explore_view_errors(services: Services) -> None:
     view = views.explore(services, "region", "Atlantis", "burglary")
     assert view.message.startswith("⚠") and "Atlantis" in view.message
     assert view.table is None and view.charts[0] is not None
-    view = views.explore(services, "region", "", "burglary")
+    view = views.explore(services, "region", "", "burglary", lang="en")
     assert "Pick an area" in view.message
+    view = views.explore(services, "region", "", "burglary")
+    assert "Choisissez un territoire" in view.message
 
 
 @pytest.mark.parametrize(("level", "year", "count"), [("region", 2025, 18),
@@ -282,7 +297,7 @@ def test_explore_view_errors(services: Services) -> None:
 def test_compare_view_bars_map_table(
     services: Services, level: str, year: int, count: int
 ) -> None:
-    view = views.compare(services, "vehicle-theft", year, level, "rate_per_100k")
+    view = views.compare(services, "vehicle-theft", year, level, "rate_per_100k", "en")
     bars, area_map = view.charts
     assert bars is not None and area_map is not None
     assert len(view.table) == count
@@ -297,27 +312,211 @@ def test_compare_without_outlines_degrades_to_bars(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(geo, "outlines", lambda level, data_dir=None: None)
-    view = views.compare(services, "burglary", None, "region", "count")
+    view = views.compare(services, "burglary", None, "region", "count", "en")
     assert view.charts[0] is not None and view.charts[1] is None
     assert "map is not available" in view.message
+    view = views.compare(services, "burglary", None, "region", "count")
+    assert "carte n'est pas disponible" in view.message
+
+
+def test_profile_of_an_area(services: Services) -> None:
+    view = views.profile(services, "department", "29", lang="en")
+    frame = view.frame
+    assert frame is not None and view.table is not None
+    assert len(frame) == len(services.catalog.indicators) == 18  # every indicator, one view
+    assert "Finistère — 2025" in view.message and "Population (INSEE): 933,455" in view.message
+    burglary = frame.set_index("indicator").loc["burglary"]
+    # Each figure is the tools' own: the count and both rates, national values, the changes.
+    history = services.bridge.call("get_history", {"area": "29", "indicator": "burglary",
+                                                   "level": "department"}).data or {}
+    last, first_point = history["points"][-1], history["points"][0]
+    assert burglary["count"] == last["count"]
+    assert burglary["rate_per_1000"] == pytest.approx(last["rate_per_1000"])
+    assert burglary["rate_per_100k"] == pytest.approx(last["rate_per_100k"], rel=1e-3)
+    assert burglary["change_vs_first_year_pct"] == pytest.approx(
+        100 * (last["count"] / first_point["count"] - 1), abs=0.06)
+    france = services.bridge.call("get_history", {"area": "FR", "indicator": "burglary",
+                                                  "level": "country"}).data or {}
+    national = france["points"][-1]
+    assert burglary["share_of_national_pct"] == pytest.approx(
+        100 * last["count"] / national["count"], rel=1e-6)
+    assert burglary["index_vs_france"] == pytest.approx(
+        100 * last["rate_per_100k"] / national["rate_per_100k"], rel=1e-3)
+    assert 1 <= burglary["rank"] <= burglary["out_of"] == 101
+    bars = view.charts[0]
+    assert bars is not None and len(bars.traces[0]["y"]) == 18
+    with open(view.csv_path or "", encoding="utf-8") as fh:
+        assert len(list(csv.DictReader(fh))) == 18
+    # French: French headers, "1 234,5" numbers, the ambiguous-code warning is not shown.
+    french = views.profile(services, "region", "11")
+    assert french.table is not None and "Part du total national" in french.table.columns
+    assert "\u202f" in french.table["Nombre"].iloc[0] and "," in french.table["Pour 1 000"].iloc[0]
+    assert "was read as" not in french.message
+    assert "Population (INSEE) : 12" in french.message
+    assert views.profile(services, "region", "").message.startswith("Choisissez")
+
+
+def test_compare_within_a_region_with_csv(services: Services) -> None:
+    view = views.compare(services, "burglary", 2025, "department", "rate_per_100k", "en",
+                         region="Bretagne")
+    assert view.frame is not None and view.table is not None
+    assert sorted(view.frame["code"]) == ["22", "29", "35", "56"]
+    assert list(view.frame["rank"]) == [1, 2, 3, 4]
+    assert view.frame["national_rank"].is_monotonic_increasing
+    assert "departments of **Bretagne**" in view.message
+    values = list(view.frame["value"])
+    assert values == sorted(values, reverse=True)
+    assert "Bretagne" in (view.charts[0].title if view.charts[0] else "")
+    with open(view.csv_path or "", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["code"] for r in rows] == list(view.frame["code"])
+    assert {"count", "rate_per_1000", "rate_per_100k"} <= set(rows[0])
+    # Rates per 1,000 as published sit beside rates per 100,000 in the table.
+    assert {"Per 1,000", "Per 100,000", "Count"} <= set(view.table.columns)
+    everywhere = views.compare(services, "burglary", 2025, "region", "count")
+    assert everywhere.frame is not None and len(everywhere.frame) == 18
+    assert everywhere.frame["count"].tolist() == everywhere.frame["value"].tolist()
+
+
+def test_several_areas_on_one_chart(services: Services) -> None:
+    view = views.trends(services, "region", ["53", "11", "Normandie"], "burglary", lang="en")
+    chart = view.charts[0]
+    assert chart is not None
+    names = [t["name"] for t in chart.traces]
+    assert names == ["Bretagne", "Île-de-France", "Normandie", "France"]
+    assert views.trends(services, "region", [], "burglary").message.startswith("Choisissez")
+
+
+def test_the_language_switch_re_renders_every_label(services: Services) -> None:
+    demo = ui.build_ui(services)
+    config = demo.get_config_file()
+    labels = json.dumps(config, ensure_ascii=False, default=str)
+    for french in ("Discussion", "Explorer", "Profil", "Comparer", "Modèles", "À propos",
+                   "Télécharger le CSV", "Taux pour 1 000 (publié par le SSMSI)"):
+        assert french in labels, french
+    english = ui.build_ui(services, "en")
+    labels = json.dumps(english.get_config_file(), ensure_ascii=False, default=str)
+    for word in ("Chat", "Explore", "Profile", "Compare", "Models", "About", "Download CSV",
+                 "Residential burglary"):  # the catalogue's English label
+        assert word in labels, word
+    # The switch's handler returns one value per output, in English.
+    switch = next(fn for fn in demo.fns.values() if fn.name == "on_language")
+    args = ["en", "region", "11", "burglary", "rate_per_100k", True, "en", "region", "11", 2025,
+            "burglary", 2025, "region", "rate_per_100k", "", ["11", "53"], True, "region"]
+    result = switch.fn(*args)
+    assert len(result) == len(switch.outputs)
+    labels = [getattr(r, "label", None) for r in result]
+    assert {"Download CSV", "Profile", "Chat", "Level", "Ranking"} <= set(labels)
+    plots = [json.loads(r.plot) for r in result if isinstance(r, PlotData)]
+    names = {t.get("name") for p in plots for t in p["data"]}
+    assert "Observed" in names and "Forecast" in names
+
+
+def test_numbers_follow_the_language() -> None:
+    from oasis_app.numbers import format_count, format_number, format_pct, format_rate
+
+    assert format_number(1234.5, "fr") == "1\u202f234,5"
+    assert format_number(1234.5, "en") == "1,234.5"
+    assert format_number(-0.04, "fr", 1) == "0,0"
+    assert format_number(-3.25, "en", 1) == "\u22123.2"
+    assert format_count(1234567, "fr") == "1\u202f234\u202f567"
+    assert format_rate(0.0144, "fr") == "0,014" and format_rate(563.94, "en") == "563.9"
+    assert format_pct(12.34, "fr", signed=True) == "+12,3\u202f%"
+    assert format_pct(-5, "en", 0, signed=True) == "\u22125%"
+    assert format_number(None, "fr") == "–" and format_number(float("nan"), "en") == "–"
+
+
+def test_two_indicators_chart_both_and_one_year_is_a_card(services: Services) -> None:
+    call = services.bridge.call
+    burglary = call("get_history", {"area": "53", "indicator": "burglary"}).data or {}
+    theft = call("get_history", {"area": "53", "indicator": "vehicle-theft"}).data or {}
+    both = charts.series_chart([burglary, theft], lang="fr")
+    assert both is not None
+    axes = {t.get("yaxis", "y") for t in both.traces}
+    assert axes == {"y", "y2"}  # one panel per indicator, each with its own unit
+    text = json.dumps(both.spec["layout"]["annotations"], ensure_ascii=False)
+    assert "Cambriolages de logement" in text and "Vols de véhicule" in text
+    one = call("get_history", {"area": "53", "indicator": "burglary", "start_year": 2025,
+                               "end_year": 2025}).data or {}
+    card = charts.series_chart([one], lang="fr")
+    assert card is not None and card.traces == []  # no lone dot on empty axes
+    numbers = " ".join(a["text"] for a in card.spec["layout"]["annotations"])
+    assert "10\u202f741" in numbers and "pour 1 000 logements" in numbers
+    assert "2025" in card.title
+    areas = charts.series_chart([burglary, call("get_history", {
+        "area": "11", "indicator": "burglary"}).data or {}], lang="en")
+    assert areas is not None and [t["name"] for t in areas.traces] == ["Bretagne",
+                                                                       "Île-de-France"]
+
+
+@pytest.mark.parametrize("question", ["Cambriolages et vols de véhicules en Bretagne",
+                                      "burglaries and vehicle theft in Brittany"])
+def test_chat_two_indicators_chart_both(services: Services, question: str) -> None:
+    value, _, _ = ui.respond(services, question, [])
+    figures = _plots(value)
+    assert len(figures) == 1
+    axes = {t.get("yaxis", "y") for t in figures[0]["data"]}
+    assert axes == {"y", "y2"}
+    assert [t["name"] for t in figures[0]["data"]].count(
+        "Observé" if "Cambriolages" in question else "Observed") == 2
+
+
+def test_chat_single_year_is_a_number_card(services: Services) -> None:
+    value, _, _ = ui.respond(services, "Combien de cambriolages en Bretagne en 2025 ?", [])
+    figures = _plots(value)
+    assert len(figures) == 1 and figures[0]["data"] == []  # no lone dot on empty axes
+    texts = " ".join(a["text"] for a in figures[0]["layout"]["annotations"])
+    assert "10\u202f741" in texts
+
+
+def test_call_many_keeps_order_and_isolates_errors(services: Services) -> None:
+    outcomes = services.bridge.call_many([
+        ("get_history", {"area": "53", "indicator": "burglary"}),
+        ("get_history", {"area": "Atlantis", "indicator": "burglary"}),
+        ("compare_regions", {"indicator": "burglary", "areas": ["29"], "level": "department"}),
+        ("no_such_tool", {}),
+    ])
+    assert [o.name for o in outcomes] == ["get_history", "get_history", "compare_regions",
+                                          "no_such_tool"]
+    assert [o.ok for o in outcomes] == [True, False, True, False]
+    assert outcomes[0].data and outcomes[0].data["area"]["name"] == "Bretagne"
+    assert "Atlantis" in outcomes[1].error
+    assert outcomes[2].data and outcomes[2].data["ranking"][0]["name"] == "Finistère"
+    assert services.bridge.call_many([]) == []
+
+
+def test_long_titles_wrap_for_phones() -> None:
+    title = charts.wrap_title("Escroqueries et fraudes aux moyens de paiement — "
+                              "Provence-Alpes-Côte d'Azur")
+    assert all(len(line) <= charts.TITLE_WIDTH for line in title.split("<br>"))
+    assert title.replace("<br>", " ").startswith("Escroqueries et fraudes")
 
 
 def test_models_view(services: Services, bare_services: Services) -> None:
-    view = views.models(services, "department")
-    assert "Champion (department)" in view.message
+    view = views.models(services, "department", "en")
+    assert "Champion (Department)" in view.message
+    assert "Below 1 the model beats that naive forecast" in view.message  # MASE in plain words
     assert all(chart is not None for chart in view.charts)  # leaderboard, calibration, backtest
     backtest = view.charts[2]
     assert backtest is not None and len(backtest.traces[0]["x"]) > 10
     assert view.table is not None and len(view.table) >= 2
-    missing = views.models(bare_services, "region")
+    french = views.models(services, "department")
+    assert "Modèle retenu (Département)" in french.message
+    assert "intervalles conformes" in french.message and "Backtest" in french.message
+    assert french.table is not None and "Couverture 80 %" in french.table.columns
+    missing = views.models(bare_services, "region", "en")
     assert missing.message.startswith("⚠") and "not available" in missing.message
     assert missing.table is None
 
 
 def test_about_tab(services: Services) -> None:
-    text = views.about_markdown(services)
+    text = views.about_markdown(services, "en")
     assert "Licence Ouverte" in text and "/mcp" in text
     assert "Recorded crime is not actual crime" in text
+    assert "MASE" in text and "conformal" in text
+    french = views.about_markdown(services)
+    assert "n'est pas toute la délinquance" in french and "pour 1 000 habitants" in french
+    assert "get_history" in french  # the tool list comes from the server
 
 
 def test_first_page_is_built_with_content(services: Services) -> None:
@@ -528,8 +727,10 @@ def test_without_data_the_app_still_starts_and_says_so(tmp_path: Path) -> None:
     try:
         assert not built.catalog.from_data
         assert len(built.catalog.areas["region"]) == 18 and built.catalog.indicators
-        view = views.explore(built, "region", "53", "burglary")
+        view = views.explore(built, "region", "53", "burglary", lang="en")
         assert view.message == "⚠️ The SSMSI data are not installed on this server."
+        view = views.profile(built, "region", "53")
+        assert view.message == "⚠️ Les données SSMSI ne sont pas installées sur ce serveur."
         turn = built.engine.ask("Évolution des cambriolages en Bretagne depuis 2016")
         assert "données SSMSI ne sont pas installées" in turn.text
         demo = ui.build_ui(built)

@@ -1137,3 +1137,39 @@ def test_the_held_out_evaluation_is_well_formed() -> None:
     assert not any(bench.judge(alt, france, "…") for alt in bretange["expect"])
     right = [("get_history", {"area": "Bretagne", "indicator": "burglary", "level": "region"})]
     assert any(bench.judge(alt, right, "« bretange » … Bretagne") for alt in bretange["expect"])
+
+
+def test_with_a_communal_file_the_chat_answers_communes_through_the_commune_tools(
+        real_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A synthetic communal file (tests/commune_synthetic.py, from the real departmental file and
+    the real commune referential) beside the real 2025 file: the server's find_area searches
+    communes, and the chat reads towns and commune rankings at level commune."""
+    from tests.commune_synthetic import DEP_2025 as COMMUNE_DEP
+    from tests.commune_synthetic import make_commune_file
+
+    if not (real_data_dir / "cog" / "communes.json").is_file():
+        pytest.skip("needs the commune referential in the shared data")
+    monkeypatch.setenv("OASIS_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / COMMUNE_DEP).symlink_to(real_data_dir / COMMUNE_DEP)
+    (root / "cog").symlink_to(real_data_dir / "cog")
+    make_commune_file(root, ("37", "29", "56"), max_communes_per_department=30, seed=1)
+    with MCPBridge(lambda: create_server(root)) as bridge:
+        engine = ChatEngine(bridge, last_year=2025)
+        assert engine.communes
+        tours = engine.ask("cambriolages à Tours")
+        ranking = engine.ask("Quelles communes du Finistère ont le plus de cambriolages ?")
+        vannes = engine.ask("Cambriolages dans la commune de Vannes")
+    assert _calls(tours) == [("get_history", {"area": "Tours (37)", "indicator": "burglary",
+                                              "level": "commune"})]
+    assert tours.steps[0].ok and "Cambriolages de logement — Tours :" in tours.text
+    assert "Chiffres communaux" in tours.text and "ne sont pas servis" not in tours.text
+    first = ranking.steps[0]
+    assert (first.name, first.arguments["level"], first.arguments["within"]) == (
+        "compare_regions", "commune", "Finistère")
+    assert first.ok and first.data is not None
+    leader = first.data["ranking"][0]["name"]
+    assert f"taux le plus élevé par commune : {leader}" in ranking.text
+    assert "Finistère : " in ranking.text and "France entière" not in ranking.text
+    assert _calls(vannes)[0][1]["level"] == "commune" and vannes.steps[0].ok

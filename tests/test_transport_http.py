@@ -34,6 +34,7 @@ from oasis_mcp import __version__
 from oasis_mcp.http_app import AccessPolicy
 
 STEP_TIMEOUT = 25.0  # seconds; a hang guard, not a performance assertion
+SPAWN_TIMEOUT = 90.0  # seconds for a server to start (a busy CI machine can take long)
 TOKEN = "test-token-0123456789"
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -100,7 +101,7 @@ def serve_http(tmp: Path, *args: str, **env: str) -> Iterator[RunningServer]:
             env=child_env(**env),
         )
     try:
-        deadline = time.monotonic() + STEP_TIMEOUT
+        deadline = time.monotonic() + SPAWN_TIMEOUT
         base = None
         while base is None:
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -195,7 +196,7 @@ def test_token_required(server: RunningServer) -> None:
     missing = httpx.post(server.mcp_url, json=INITIALIZE, headers=MCP_HEADERS, timeout=STEP_TIMEOUT)
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"].startswith("Bearer")
-    assert missing.json()["error"] == "missing_token"
+    assert missing.json()["error"]["data"]["reason"] == "missing_token"
     for wrong in (f"Bearer {TOKEN}x", f"Bearer {TOKEN[:-1]}", f"Basic {TOKEN}", "Bearer"):
         response = httpx.post(
             server.mcp_url, json=INITIALIZE, timeout=STEP_TIMEOUT,
@@ -214,8 +215,8 @@ def test_wrong_host_rejected(server: RunningServer) -> None:
             headers={**MCP_HEADERS, "Host": "evil.example", "Authorization": f"Bearer {TOKEN}"},
         )
         assert response.status_code == 421, path
-        assert response.json()["error"] == "host_not_allowed"
-        assert "--allowed-host" in response.json()["message"]
+        assert response.json()["error"]["data"]["reason"] == "host_not_allowed"
+        assert "--allowed-host" in response.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -257,7 +258,7 @@ def test_origin_checked(server: RunningServer, origin: str, allowed: bool) -> No
         assert response.status_code == 200, response.text
     else:
         assert response.status_code == 403
-        assert response.json()["error"] == "origin_not_allowed"
+        assert response.json()["error"]["data"]["reason"] == "origin_not_allowed"
 
 
 def test_logs_on_stderr_only(server: RunningServer) -> None:
