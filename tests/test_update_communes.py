@@ -209,7 +209,8 @@ def test_communal_file_and_referential_are_installed_and_served(
     again = update(data_dir=target, api_url=api, timeout=10)
     assert again.status == "up-to-date" and again.commune["status"] == "unchanged"
     assert again.commune["cache_seconds"] == 0.0  # the cache was warm: nothing loaded
-    assert "commune level already installed: " + COMM_2025 in again.summary()
+    assert "commune level already installed: " + COMM_2025 + "; its cache was already warm" \
+        in again.summary()
     assert again.referential["status"] == "present"
     assert snapshot(target) == before
     assert (target / "cog" / "communes.json").stat().st_mtime_ns == before_cog

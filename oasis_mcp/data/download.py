@@ -250,7 +250,9 @@ def _describe_commune(info: dict[str, Any]) -> str:
                      f"{info.get('geography_year')})")
         if info.get("validated_seconds") is not None:
             text += f"; validated in {info['validated_seconds']:.1f} s"
-        if info.get("cache_seconds") is not None:
+        if info.get("cache_already_warm"):
+            text += "; its cache was already warm"
+        elif info.get("cache_seconds") is not None:
             text += f"; cache warmed in {info['cache_seconds']:.1f} s"
         return text
     return (f"commune level NOT installed: {info.get('reason')}. Departments and regions are "
@@ -838,7 +840,7 @@ class _Updater:
             return
         path = self.target / name
         if table is None and cache_is_warm(path):  # unchanged and cached: nothing to load
-            self.commune_info.update(path=str(path), cache_seconds=0.0)
+            self.commune_info.update(path=str(path), cache_seconds=0.0, cache_already_warm=True)
             return
         began = time.monotonic()
         try:
