@@ -11,6 +11,7 @@ from typing import Any
 
 from oasis_app import charts
 from oasis_app.bridge import ToolOutcome
+from oasis_app.numbers import format_number, format_pct
 from oasis_app.planner import Plan
 
 MAX_RANKING_BARS = 20
@@ -26,23 +27,17 @@ class Reply:
 
 
 def num(value: float | None, lang: str, digits: int = 1) -> str:
-    """``12 345,6`` in French, ``12,345.6`` in English; integers without decimals."""
+    """``12 345,6`` in French, ``12,345.6`` in English (:mod:`oasis_app.numbers`); whole numbers
+    from 100 up without decimals."""
     if value is None:
         return "–"
-    if (float(value).is_integer() and abs(value) >= 100) or digits == 0:
-        text = f"{value:,.0f}"
-    else:
-        text = f"{value:,.{digits}f}"
-    if lang == "fr":
-        text = text.replace(",", "\u202f").replace(".", ",")
-    return text
+    whole = (float(value).is_integer() and abs(value) >= 100) or digits == 0
+    return format_number(value, lang, 0 if whole else digits)
 
 
 def pct(value: float | None, lang: str) -> str:
-    if value is None:
-        return "–"
-    sign = "+" if value > 0 else ("−" if value < 0 else "±")
-    return f"{sign}{num(abs(value), lang)} %" if lang == "fr" else f"{sign}{num(abs(value), lang)}%"
+    """A signed change in %: ``+12,3 %`` / ``−4.1%`` (:func:`oasis_app.numbers.format_pct`)."""
+    return format_pct(value, lang, signed=True)
 
 
 def say(lang: str, fr: str, en: str) -> str:

@@ -188,7 +188,12 @@ def argv_of(command: str, program: str) -> list[list[str]]:
     for optional in re.findall(r"\[([^\]]+)\]", command):
         option = optional.split("|")[0].split()
         lists.append(base + [o.rstrip(".") for o in option])
-    return [[w for w in argv if w not in ("...", "…")] for argv in lists]
+    return [[SAMPLE_VALUES.get(w, w) for w in argv if w not in ("...", "…")] for argv in lists]
+
+
+SAMPLE_VALUES = {"N": "3", "SECONDS": "60", "PER_SECOND": "10"}
+"""Numeric placeholders of the synopses and a value of their type, so that a written
+``[--max-sessions N]`` is checked with a number (other placeholders are kept as values)."""
 
 
 def parses(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:

@@ -135,8 +135,11 @@ def test_flood_from_one_address_leaves_others_served(tmp_path: Path) -> None:
     """Finding 2: one address opening sessions without end neither fills the replicas nor
     keeps other clients out; it gets 429 with Retry-After once over its share."""
     _need("haproxy")
-    limits = ["--max-sessions", "40", "--max-sessions-per-client", "8", "--rate-limit", "20",
-              "--rate-burst", "20"]
+    # A rate the flood exceeds on any machine: 3 replicas x (4 at once + 1/s) is under 100
+    # requests in 45 s, and 200 session opens are at least 400 requests (a loaded machine
+    # opened only ~7 sessions/s, under a limit of 20/s per replica, and saw no 429).
+    limits = ["--max-sessions", "40", "--max-sessions-per-client", "8", "--rate-limit", "1",
+              "--rate-burst", "4"]
     with bench.Replicas(3, tmp_path, stateless=False, extra_args=limits) as reps, \
             bench.Proxy("haproxy", reps.ports, tmp_path, sticky=True) as front:
         out = bench.run_flood(front.url, sessions=200, others=3, concurrency=16, max_seconds=45)
