@@ -52,6 +52,9 @@ ENV_UPDATE = {
     "OASIS_DATAGOUV_API": "data.gouv.fr API URL of the dataset (tests, mirrors)",
     "OASIS_DATAGOUV_FALLBACK_URLS": "URLs of the files to use when the API fails "
                                     "(separated by spaces or commas; default: the 2025 edition)",
+    "OASIS_COMMUNE_REFERENTIAL_URL": "a mirror of the commune referential's npm tarball "
+                                     "(default: @etalab/decoupage-administratif 6.0.0 on "
+                                     "registry.npmjs.org)",
     "OASIS_UPDATE_ALLOW_HOSTS": "more hosts to download from (mirrors; space- or comma-separated; "
                                 "--allow-host)",
     "OASIS_UPDATE_DEADLINE": "the whole update must end within this time, e.g. 90s, 5m "
@@ -201,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument(
         "--keep", type=int, default=1, metavar="N",
         help="older editions to keep beside the new one (default 1; 0 removes them)")
+    update.add_argument(
+        "--no-communes", action="store_true",
+        help="install the departmental and regional files only: not the communal file (about "
+        "40 MB) nor the commune referential (cog/communes.json, from the npm registry)")
     update.add_argument("--json", action="store_true", help="machine-readable output")
     _describe_update(update)
     return parser
@@ -361,7 +368,8 @@ def _data_update(args: argparse.Namespace) -> int:
 
     result = update(data_dir=args.data_dir, api_url=args.api_url, timeout=args.timeout,
                     deadline=args.deadline, min_rate=args.min_rate, allow_hosts=args.allow_host,
-                    force=args.force, keep_previous=args.keep, started=args.started)
+                    force=args.force, keep_previous=args.keep, started=args.started,
+                    communes=not args.no_communes)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -156,6 +156,9 @@ class FakeDataGouv:
 def _allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fake data.gouv.fr runs on 127.0.0.1: allowed explicitly, as a mirror would be."""
     monkeypatch.setenv("OASIS_UPDATE_ALLOW_HOSTS", "127.0.0.1")
+    # never the npm registry: the commune referential, if ever asked for, gets a closed port
+    monkeypatch.setenv("OASIS_COMMUNE_REFERENTIAL_URL",
+                       closed_port_url().replace(API_PATH, "/referential.tgz"))
 
 
 @pytest.fixture

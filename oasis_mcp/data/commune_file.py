@@ -209,9 +209,33 @@ def read_commune_file(path: Path, use_cache: bool = True) -> CommuneTable:
     return table
 
 
-def parse_commune_file(path: Path) -> CommuneTable:
-    name = path.name
-    header = _header(path)
+def cache_is_warm(path: Path) -> bool:
+    """Whether :func:`read_commune_file` would read ``path`` from its cache (no parse)."""
+    try:
+        cache = _cache_path(path, path.stat())
+    except OSError:
+        return False
+    return cache is not None and cache.is_file()
+
+
+def warm_cache(path: Path, table: CommuneTable) -> None:
+    """Write the ``.npz`` cache of ``path`` from a table already parsed from the same bytes (e.g.
+    from the temp file of a download, validated before it was renamed to ``path``), so that
+    :func:`read_commune_file` never parses it again."""
+    if table.name != path.name:
+        raise ValueError(f"the table is of {table.name}, not of {path.name}")
+    cache = _cache_path(path, path.stat())
+    if cache is not None:
+        _save_cache(table, cache)
+
+
+def parse_commune_file(path: Path, name: str | None = None) -> CommuneTable:
+    """Validate and read a communal file; ``name`` (default: the path's) is the file's official
+    name, used in messages and to tell a gzipped file (``.gz``) from a plain one, e.g. when
+    ``path`` is a download's temp file. Raises :class:`DataFileError`."""
+    name = name or path.name
+    gzipped = name.lower().endswith(".gz")
+    header = _header(path, gzipped, name)
     code_cols = [c for c in header if re.fullmatch(r"CODGEO_\d{4}", c)]
     if len(code_cols) != 1:
         raise DataFileError(
@@ -247,7 +271,7 @@ def parse_commune_file(path: Path) -> CommuneTable:
         reader = pd.read_csv(
             path, sep=";", decimal=",", dtype=dtypes, usecols=[code_col, *src.values()],
             na_values=["NA"], keep_default_na=False, chunksize=CHUNK_ROWS, encoding="utf-8-sig",
-            compression="infer",
+            compression="gzip" if gzipped else None,
         )
         for frame in reader:
             chunks.append(_chunk(frame, name, start_line, code_col, src, codes_seen,
@@ -263,18 +287,18 @@ def parse_commune_file(path: Path) -> CommuneTable:
                      labels_seen, units_of)
 
 
-def _header(path: Path) -> list[str]:
+def _header(path: Path, gzipped: bool, name: str) -> list[str]:
     import gzip
 
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    opener = gzip.open if gzipped else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
             first = fh.readline()
     except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise DataFileError(path.name, f"cannot be read as (gzipped) UTF-8 text ({exc})") from None
+        raise DataFileError(name, f"cannot be read as (gzipped) UTF-8 text ({exc})") from None
     cols = [c.strip().strip('"') for c in first.rstrip("\r\n").split(";")]
     if len(cols) < 2:
-        raise DataFileError(path.name, "the header is not ';'-separated: not an SSMSI communal "
+        raise DataFileError(name, "the header is not ';'-separated: not an SSMSI communal "
                             "file", line=1)
     return cols
 

@@ -132,7 +132,17 @@ def file_name_from_url(url: str) -> str:
 
 
 def fetch_resources(client: httpx.Client, url: str, limits: Limits | None = None) -> list[Resource]:
-    """Ask the API for the dataset and return its departmental and regional CSV resources.
+    """Ask the API for the dataset and return its departmental and regional CSV resources (see
+    :func:`fetch_dataset`)."""
+    return fetch_dataset(client, url, limits)[0]
+
+
+def fetch_dataset(
+    client: httpx.Client, url: str, limits: Limits | None = None
+) -> tuple[list[Resource], Mapping[str, Any]]:
+    """Ask the API for the dataset: its departmental and regional CSV resources, and the whole
+    JSON document (where :func:`oasis_mcp.data.commune_file.commune_resource` finds the
+    communal file).
 
     The answer is streamed and refused past :data:`~oasis_mcp.data.sources.MAX_BYTES` ``["api"]``.
     Raises :class:`ApiError` when the API cannot be reached, answers an HTTP error, too much, or
@@ -155,7 +165,15 @@ def fetch_resources(client: httpx.Client, url: str, limits: Limits | None = None
     except (json.JSONDecodeError, UnicodeDecodeError):
         start = bytes(body[:60])
         raise ApiError(f"{url} did not answer JSON (starts with {start!r})") from None
-    return resources_from_payload(payload, url)
+    return resources_from_payload(payload, url), payload
+
+
+def checksum_of(payload: Mapping[str, Any], url: str) -> Checksum | None:
+    """The checksum the document announces for the resource at ``url`` (None if none)."""
+    for item in payload.get("resources") or ():
+        if isinstance(item, Mapping) and item.get("url") == url:
+            return _checksum(item.get("checksum"))
+    return None
 
 
 def resources_from_payload(payload: object, source: str = "the API") -> list[Resource]:

@@ -38,6 +38,7 @@ Decisions:
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import hashlib
@@ -52,15 +53,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
 from oasis_mcp import __version__, config
-from oasis_mcp.data import datagouv, sources
-from oasis_mcp.data.datagouv import ApiError, EditionResources, Resource
+from oasis_mcp.data import datagouv, referential, sources
+from oasis_mcp.data.datagouv import (
+    ApiError,
+    Checksum,
+    EditionResources,
+    Resource,
+    file_name_from_url,
+)
 from oasis_mcp.data.dataset import build_dataset
-from oasis_mcp.data.editions import Edition, FileLevel, discover_editions
+from oasis_mcp.data.editions import Edition, FileLevel, discover_editions, is_commune_file_name
 from oasis_mcp.data.manifest import (
     STATE_NAME,
     TEMP_PREFIX,
@@ -68,6 +75,8 @@ from oasis_mcp.data.manifest import (
     KeptEdition,
     Manifest,
     ManifestFile,
+    ManifestLevel,
+    Referential,
     UpdateState,
     manifest_path,
     public_mode,
@@ -92,6 +101,9 @@ from oasis_mcp.data.update_state import LOCK_NAME, update_in_progress, update_st
 from oasis_mcp.data.update_state import try_lock as _try_lock
 from oasis_mcp.data.update_state import unlock as _unlock
 from oasis_mcp.errors import DataFileError, DownloadError
+
+if TYPE_CHECKING:
+    from oasis_mcp.data.commune_file import CommuneTable
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +143,7 @@ class UpdatedFile:
     """One file of the edition after the update."""
 
     name: str
-    level: FileLevel
+    level: ManifestLevel
     url: str
     sha256: str
     size: int
@@ -162,6 +174,10 @@ class UpdateResult:
     manifest: Path | None = None
     notes: tuple[str, ...] = field(default=())
     kept_editions: tuple[str, ...] = ()
+    #: The communal file: {"installed": bool, "status", "file", "reason", "communes", ...}
+    commune: dict[str, Any] = field(default_factory=dict)
+    #: The commune referential cog/communes.json: {"status", "path", "version", "reason", ...}
+    referential: dict[str, Any] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -182,6 +198,8 @@ class UpdateResult:
             "kept_editions": list(self.kept_editions),
             "manifest": str(self.manifest) if self.manifest else None,
             "notes": list(self.notes),
+            "commune": self.commune,
+            "commune_referential": self.referential,
         }
 
     def summary(self) -> str:
@@ -207,6 +225,10 @@ class UpdateResult:
         else:
             lines.append("Regions:   aggregated from the departments (marked derived; "
                          "'Mis en cause' aggregates are upper bounds): no regional file installed")
+        if self.commune:
+            lines.append("Communes:  " + _describe_commune(self.commune))
+        if self.referential:
+            lines.append("Names:     " + _describe_referential(self.referential))
         if self.kept_editions:
             lines.append("Kept:      older edition(s) " + ", ".join(self.kept_editions)
                          + " beside it (`oasis-mcp data info` lists them)")
@@ -216,6 +238,41 @@ class UpdateResult:
             lines.append(f"Manifest:  {self.manifest}")
         lines.extend(f"Note:      {note}" for note in self.notes)
         return "\n".join(lines)
+
+
+def _describe_commune(info: dict[str, Any]) -> str:
+    if info.get("installed"):
+        action = {"installed": "installed", "unchanged": "already installed",
+                  "kept": "kept the one installed earlier"}.get(info.get("status", ""), "")
+        text = f"commune level {action}: {info.get('file')}"
+        if info.get("communes") is not None:
+            text += (f" ({info['communes']:,} communes, geography "
+                     f"{info.get('geography_year')})")
+        if info.get("validated_seconds") is not None:
+            text += f"; validated in {info['validated_seconds']:.1f} s"
+        if info.get("cache_already_warm"):
+            text += "; its cache was already warm"
+        elif info.get("cache_seconds") is not None:
+            text += f"; cache warmed in {info['cache_seconds']:.1f} s"
+        return text
+    return (f"commune level NOT installed: {info.get('reason')}. Departments and regions are "
+            "installed and served without it; commune requests say how to get the file.")
+
+
+def _describe_referential(info: dict[str, Any]) -> str:
+    status = info.get("status")
+    if status == "installed":
+        return (f"commune referential installed: {info.get('path')} ({PACKAGE_LABEL} "
+                f"{info.get('version')}, {info.get('communes', 0):,} communes)")
+    if status == "present":
+        return f"commune referential already present: {info.get('path')} ({info.get('reason')})"
+    if status == "skipped":
+        return f"commune referential not checked ({info.get('reason')})"
+    return (f"commune referential NOT installed: {info.get('reason')}. Communes are then found "
+            "by INSEE code only (no names).")
+
+
+PACKAGE_LABEL = "@etalab/decoupage-administratif"
 
 
 def update(
@@ -234,6 +291,7 @@ def update(
     keep_previous: int = DEFAULT_KEEP_PREVIOUS,
     progress: bool | None = None,
     started: float | None = None,
+    communes: bool = True,
 ) -> UpdateResult:
     """Download, validate and install the newest edition into ``config.data_dir(data_dir)``.
 
@@ -248,6 +306,9 @@ def update(
     ``exit_code`` says what kind of failure); on failure the previous files and manifest are
     untouched. ``started`` (a ``time.monotonic()`` value, default now) is when the deadline's
     clock started: the CLI passes its own start, so that the deadline bounds the whole command.
+    ``communes`` (default True) also installs the edition's communal file and the commune
+    referential (both optional: when they fail, the edition is installed without them and the
+    result's ``commune`` / ``referential`` say why).
     """
     target = config.data_dir(data_dir)
     try:
@@ -282,7 +343,7 @@ def update(
             write_state(target, UpdateState("running", started_at=began, pid=os.getpid()))
             try:
                 result = _run_update(target, api_url, fallback_urls, limits, policy, max_bytes,
-                                     force, keep_previous)
+                                     force, keep_previous, communes)
             except KeyboardInterrupt:
                 write_state(target, UpdateState("failed", began, _utc_now(), os.getpid(),
                                                 "interrupted (Ctrl-C)"))
@@ -310,15 +371,10 @@ def update(
 def _run_update(
     target: Path, api_url: str | None, fallback_urls: Sequence[str] | None, limits: Limits,
     policy: HostPolicy, max_bytes: int | None, force: bool, keep_previous: int,
+    communes: bool = True,
 ) -> UpdateResult:
     _remove_stale_temp_files(target)
-    headers = {"User-Agent": f"oasis-mcp/{__version__} (+data update)"}
-
-    def check_host(request: httpx.Request) -> None:
-        policy.check(str(request.url), "SSMSI data")
-
-    with httpx.Client(timeout=limits.timeout, follow_redirects=True, headers=headers,
-                      verify=_ssl_context(), event_hooks={"request": [check_host]}) as client:
+    with _client(policy, limits, "SSMSI data") as client:
         return _Updater(
             target=target,
             client=client,
@@ -328,7 +384,20 @@ def _run_update(
             limits=limits,
             force=force,
             keep_previous=keep_previous,
+            policy=policy,
+            communes=communes,
         ).run()
+
+
+def _client(policy: HostPolicy, limits: Limits, what: str) -> httpx.Client:
+    """An HTTP client whose every request (redirects included) is checked against ``policy``."""
+    headers = {"User-Agent": f"oasis-mcp/{__version__} (+data update)"}
+
+    def check_host(request: httpx.Request) -> None:
+        policy.check(str(request.url), what)
+
+    return httpx.Client(timeout=limits.timeout, follow_redirects=True, headers=headers,
+                        verify=_ssl_context(), event_hooks={"request": [check_host]})
 
 
 def _read_only(path: Path) -> bool:
@@ -374,9 +443,21 @@ def _dir_error(exc: OSError, target: Path, action: str) -> DataDirError:
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Extra:
+    """A download that is not one of the edition's two SSMSI files (the communal file, the
+    referential's tarball): the same attributes as :class:`Resource` that ``_download`` uses."""
+
+    url: str
+    name: str
+    level: str  # "commune" or "commune-referential" (the key of its size cap)
+    filesize: int | None = None
+    checksum: Checksum | None = None
+
+
 @dataclass
 class _Downloaded:
-    resource: Resource
+    resource: Resource | _Extra
     temp: Path
     sha256: str
     size: int
@@ -402,6 +483,8 @@ class _Updater:
         limits: Limits,
         force: bool = False,
         keep_previous: int = DEFAULT_KEEP_PREVIOUS,
+        policy: HostPolicy | None = None,
+        communes: bool = True,
     ) -> None:
         self.target = target
         self.client = client
@@ -415,6 +498,11 @@ class _Updater:
         self.notes: list[str] = []
         self.temps: list[Path] = []
         self.fallback_reason: str | None = None
+        self.policy = policy or HostPolicy()
+        self.communes = communes
+        self.payload: Any = None  # the API's dataset document (where the communal file is listed)
+        self.commune_info: dict[str, Any] = {}
+        self.referential_info: dict[str, Any] = {}
 
     # -- orchestration ------------------------------------------------------------------------
 
@@ -436,7 +524,8 @@ class _Updater:
         log.info("newest edition offered: %s (%s)", offer.edition_id, source)
         on_disk = discover_editions(self.target)
         if on_disk and on_disk[0].sort_key > offer.sort_key:
-            return self._kept_newer(on_disk[0], offer, source, source_url)
+            result = self._kept_newer(on_disk[0], offer, source, source_url)
+            return self._with_referential(result)
 
         department = self._download(offer.department)
         dep_parsed = self._validate(department)
@@ -451,16 +540,22 @@ class _Updater:
         downloads = [d for d in (region, department) if d is not None]
         if not all(self._same_as_installed(d) for d in downloads):
             self._check_plausible(offer, dep_parsed, reg_parsed, on_disk)
+        commune, commune_table, kept_commune = self._commune(offer)
+        if commune is not None:
+            downloads.insert(0, commune)
+        kept = [k for k in (kept_region, kept_commune) if k is not None]
         unchanged = {d.resource.name for d in downloads if self._same_as_installed(d)}
-        files = self._describe_files(downloads, unchanged, kept_region)
+        files = self._describe_files(downloads, unchanged, kept)
         regions: Literal["official", "aggregated"] = (
             "official" if reg_parsed is not None else "aggregated"
         )
-        new_manifest = self._manifest(offer, source, downloads, unchanged, kept_region, regions)
+        new_manifest = self._manifest(offer, source, downloads, unchanged, kept, regions)
         if len(unchanged) == len(downloads) and self._manifest_describes(new_manifest):
             log.info("edition %s is already installed in %s", offer.edition_id, self.target)
-            return self._result("up-to-date", offer, source, source_url, files, regions,
-                                manifest=manifest_path(self.target))
+            self._warm_commune_cache(commune, commune_table, kept_commune)
+            return self._with_referential(
+                self._result("up-to-date", offer, source, source_url, files, regions,
+                             manifest=manifest_path(self.target)))
 
         to_install = [d for d in downloads if d.resource.name not in unchanged]
         if not to_install:
@@ -468,14 +563,17 @@ class _Updater:
         self._install(to_install, new_manifest)
         removed = self._remove_previous_files(new_manifest)
         log.info("installed edition %s in %s", offer.edition_id, self.target)
+        self._warm_commune_cache(commune, commune_table, kept_commune)
         status: Status = "installed" if to_install or removed else "up-to-date"
-        return self._result(status, offer, source, source_url, files, regions,
-                            manifest=manifest_path(self.target), removed=tuple(removed),
-                            kept=tuple(k.edition for k in new_manifest.previous))
+        return self._with_referential(
+            self._result(status, offer, source, source_url, files, regions,
+                         manifest=manifest_path(self.target), removed=tuple(removed),
+                         kept=tuple(k.edition for k in new_manifest.previous)))
 
     def _choose_offer(self) -> tuple[EditionResources, Literal["api", "fallback"], str]:
         try:
-            resources = datagouv.fetch_resources(self.client, self.api_url, self.limits)
+            resources, self.payload = datagouv.fetch_dataset(self.client, self.api_url,
+                                                             self.limits)
             offer = datagouv.newest_edition(resources)
             if offer is None:
                 raise ApiError(
@@ -529,8 +627,10 @@ class _Updater:
         log.warning("%s; installing the departmental file alone", why)
         return None, None
 
-    def _download(self, resource: Resource) -> _Downloaded:
+    def _download(self, resource: Resource | _Extra,
+                  client: httpx.Client | None = None) -> _Downloaded:
         url = resource.url
+        optional = isinstance(resource, _Extra)
         log.info("downloading %s", url)
         fd, name = tempfile.mkstemp(dir=self.target, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
         temp = Path(name)
@@ -547,33 +647,34 @@ class _Updater:
                     if announced is not None:
                         announced.update(chunk)
 
-                size = stream(self.client, url, write, what=resource.name, max_bytes=cap,
-                              limits=self.limits)
+                size = stream(client or self.client, url, write, what=resource.name,
+                              max_bytes=cap, limits=self.limits)
                 out.flush()
                 os.fsync(out.fileno())
             os.chmod(temp, public_mode())
         except TransferError as exc:
             if exc.reason == "status" and exc.status is not None:
-                raise _HttpStatusError(str(self._error(url, exc.problem)), exc.status) from None
-            error = self._error(url, exc.problem)
+                raise _HttpStatusError(str(self._error(url, exc.problem, optional)),
+                                       exc.status) from None
+            error = self._error(url, exc.problem, optional)
             error.exit_code = exc.exit_code
             raise error from None
         except OSError as exc:
             raise _dir_error(exc, self.target, "write the download into") from None
         if size == 0:
-            raise self._error(url, "the server sent an empty body")
+            raise self._error(url, "the server sent an empty body", optional)
         if resource.filesize is not None and resource.filesize != size:
             raise self._error(url, f"received {size:,} bytes but the API announces "
-                                   f"{resource.filesize:,}")
+                                   f"{resource.filesize:,}", optional)
         if announced is not None and resource.checksum is not None:
             got = announced.hexdigest()
             if got != resource.checksum.value:
                 raise self._error(url, f"{resource.checksum.type} checksum mismatch: got {got}, "
-                                       f"the API announces {resource.checksum.value}")
+                                       f"expected {resource.checksum.value}", optional)
         log.info("downloaded %s (%s bytes)", resource.name, f"{size:,}")
         return _Downloaded(resource, temp, sha256.hexdigest(), size, _utc_now())
 
-    def _checksum_hasher(self, resource: Resource) -> Any:
+    def _checksum_hasher(self, resource: Resource | _Extra) -> Any:
         if resource.checksum is None:
             return None
         try:
@@ -587,6 +688,7 @@ class _Updater:
 
     def _validate(self, download: _Downloaded) -> ParsedFile:
         res = download.resource
+        assert isinstance(res, Resource)
         try:
             parsed = read_ssmsi_file(download.temp, res.level, name=res.name)
         except DataFileError as exc:
@@ -602,7 +704,8 @@ class _Updater:
 
     def _validate_installed(self, kept: ManifestFile) -> ParsedFile:
         try:
-            return read_ssmsi_file(self.target / kept.name, kept.level)
+            return read_ssmsi_file(self.target / kept.name,
+                                   "region" if kept.level == "region" else "department")
         except DataFileError as exc:  # checked intact just before; only a race gets here
             raise DownloadError(f"The installed {kept.name} is invalid: {exc}") from None
 
@@ -650,13 +753,171 @@ class _Updater:
             raise self._error(url, f"the regional and departmental files do not form one "
                                    f"edition: {exc}") from None
 
+    # -- the communal file (optional) ---------------------------------------------------------
+
+    def _commune(
+        self, offer: EditionResources
+    ) -> tuple[_Downloaded | None, CommuneTable | None, ManifestFile | None]:
+        """The edition's communal file: (download, its validated table or None when it is the
+        installed file already, None), or (None, None, an intact installed copy), or all None.
+        Never raises for a missing or bad communal file: ``commune_info`` says why."""
+        from oasis_mcp.data.commune_file import commune_resource
+
+        reason: str
+        if not self.communes:
+            self.commune_info = {"installed": False, "status": "skipped",
+                                 "reason": "skipped (--no-communes)"}
+            return None, None, None
+        if self.payload is None:
+            reason = ("the data.gouv.fr API was unusable, and the communal file is only found "
+                      "through it")
+        else:
+            found = commune_resource(self.payload)
+            if found is None:
+                reason = ("the data.gouv.fr API lists no communal file "
+                          "(donnee-comm-data.gouv-<year>-geographie<year>-produit-le<date>.csv.gz)")
+            elif (found.data_year, found.geography_year) != (offer.data_year,
+                                                              offer.geography_year):
+                reason = (f"the communal file the API lists, {found.name}, is not of edition "
+                          f"{offer.edition_id}")
+            elif not is_commune_file_name(found.name):
+                reason = (f"the communal file the API lists, {found.name!r}, has no official "
+                          "name (donnee-comm-data.gouv-<year>-geographie<year>-produit-le<date>"
+                          ".csv.gz)")
+            else:
+                extra = _Extra(found.url, found.name, "commune", found.filesize,
+                               datagouv.checksum_of(self.payload, found.url))
+                try:
+                    download = self._download(extra)
+                    if self._same_as_installed(download):  # validated when it was installed
+                        self.commune_info = {"installed": True, "status": "unchanged",
+                                             "file": found.name}
+                        return download, None, None
+                    table = self._validate_commune(download, offer)
+                    return download, table, None
+                except DownloadError as exc:  # HostNotAllowed, HTTP, size cap, invalid file…
+                    reason = str(exc)
+        kept = self._intact_installed(offer.edition_id, "commune")
+        if kept is not None:
+            self.commune_info = {"installed": True, "status": "kept", "file": kept.name,
+                                 "reason": reason}
+            self.notes.append(f"communal file: {reason}; kept the one installed earlier "
+                              f"({kept.name})")
+            return None, None, kept
+        self.commune_info = {"installed": False, "status": "not-installed", "reason": reason}
+        self.notes.append(f"commune level not installed: {reason}")
+        log.warning("commune level not installed: %s", reason)
+        return None, None, None
+
+    def _validate_commune(self, download: _Downloaded, offer: EditionResources) -> CommuneTable:
+        from oasis_mcp.data.commune_file import parse_commune_file
+
+        name = download.resource.name
+        began = time.monotonic()
+        try:
+            table = parse_commune_file(download.temp, name=name)
+        except DataFileError as exc:
+            raise DownloadError(f"{download.resource.url} is not a valid SSMSI communal file: "
+                                f"{exc}") from None
+        if table.last_year != offer.data_year or table.geography_year != offer.geography_year:
+            raise DownloadError(
+                f"{download.resource.url}: its rows end in {table.last_year} with geography "
+                f"{table.geography_year}, but edition {offer.edition_id} has data up to "
+                f"{offer.data_year}, geography {offer.geography_year}")
+        seconds = round(time.monotonic() - began, 2)
+        log.info("validated %s in %.1f s (%d communes)", name, seconds, len(table.codes))
+        self.commune_info = {"installed": True, "status": "installed", "file": name,
+                             "validated_seconds": seconds}
+        return table
+
+    def _warm_commune_cache(self, download: _Downloaded | None, table: CommuneTable | None,
+                            kept: ManifestFile | None) -> None:
+        """Write the commune cache of the installed file, so no client request parses it."""
+        from oasis_mcp.data.commune_file import cache_is_warm, read_commune_file, warm_cache
+
+        name = download.resource.name if download is not None else kept.name if kept else None
+        if name is None:
+            return
+        path = self.target / name
+        if table is None and cache_is_warm(path):  # unchanged and cached: nothing to load
+            self.commune_info.update(path=str(path), cache_seconds=0.0, cache_already_warm=True)
+            return
+        began = time.monotonic()
+        try:
+            if table is not None:
+                warm_cache(path, table)
+            else:
+                table = read_commune_file(path)
+        except (DataFileError, OSError, ValueError) as exc:
+            self.notes.append(f"could not warm the commune cache of {name}: {exc}")
+            return
+        self.commune_info.update(
+            cache_seconds=round(time.monotonic() - began, 2), communes=len(table.codes),
+            geography_year=table.geography_year, path=str(path),
+            years=[table.first_year, table.last_year])
+
+    # -- the commune referential (optional) ---------------------------------------------------
+
+    def _with_referential(self, result: UpdateResult) -> UpdateResult:
+        self.referential_info = self._referential()
+        return dataclasses.replace(result, commune=self.commune_info,
+                                   referential=self.referential_info, notes=tuple(self.notes))
+
+    def _referential(self) -> dict[str, Any]:
+        """Install ``cog/communes.json`` when it is missing or the pinned version changed."""
+        rel = str(referential.INSTALLED_PATH)
+        dest = self.target / referential.INSTALLED_PATH
+        info: dict[str, Any] = {"path": rel, "version": referential.PINNED_VERSION}
+        if not self.communes:
+            return {**info, "status": "skipped", "reason": "--no-communes"}
+        if not self.commune_info.get("installed"):
+            return {**info, "status": "skipped",
+                    "reason": "only needed with the commune level, which is not installed"}
+        manifest = read_manifest(self.target)
+        record = manifest.referential if manifest else None
+        if dest.is_file():
+            if record is None:
+                return {**info, "status": "present", "version": None,
+                        "reason": "not installed by data update; left as it is"}
+            if record.version == referential.PINNED_VERSION:
+                return {**info, "status": "present",
+                        "reason": f"{referential.PACKAGE} {record.version}"}
+        url = referential.referential_url()
+        name = file_name_from_url(url) or "referential.tgz"
+        try:
+            with _client(self.policy.for_referential(), self.limits,
+                         "the commune referential") as client:
+                expected = referential.pinned_sha512_hex(url)
+                download = self._download(
+                    _Extra(url, name, "commune-referential",
+                           checksum=Checksum("sha512", expected) if expected else None),
+                    client=client)
+            extracted = self._new_temp_path()
+            size = referential.extract_communes(download.temp, extracted, name)
+            communes = referential.validate_communes_json(extracted, referential.MEMBER)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(extracted, public_mode())
+            digest = _sha256_file(extracted)
+            os.replace(extracted, dest)
+        except (DownloadError, DataFileError) as exc:
+            reason = str(exc)
+            self.notes.append(f"commune referential not installed: {reason}")
+            log.warning("commune referential not installed: %s", reason)
+            return {**info, "status": "not-installed", "reason": reason}
+        if manifest is not None:
+            write_manifest(self.target, dataclasses.replace(manifest, referential=Referential(
+                rel, referential.PINNED_VERSION, url, digest, size, _utc_now())))
+        log.info("installed the commune referential %s (%d communes)", dest, communes)
+        return {**info, "status": "installed", "url": url, "sha256": digest, "size": size,
+                "communes": communes}
+
     # -- comparison with what is installed ----------------------------------------------------
 
     def _same_as_installed(self, download: _Downloaded) -> bool:
         dest = self.target / download.resource.name
         return dest.is_file() and _sha256_file(dest) == download.sha256
 
-    def _intact_installed(self, edition_id: str, level: FileLevel) -> ManifestFile | None:
+    def _intact_installed(self, edition_id: str, level: ManifestLevel) -> ManifestFile | None:
         if self.previous is None or self.previous.edition != edition_id:
             return None
         entry = self.previous.file(level)
@@ -675,20 +936,20 @@ class _Updater:
         return key(prev) == key(manifest)
 
     def _describe_files(
-        self, downloads: list[_Downloaded], unchanged: set[str], kept: ManifestFile | None
+        self, downloads: list[_Downloaded], unchanged: set[str], kept: list[ManifestFile]
     ) -> tuple[UpdatedFile, ...]:
         files = [
             UpdatedFile(
-                name=d.resource.name, level=d.resource.level, url=d.resource.url, sha256=d.sha256,
+                name=d.resource.name, level=_level(d), url=d.resource.url, sha256=d.sha256,
                 size=d.size, path=self.target / d.resource.name,
                 action="unchanged" if d.resource.name in unchanged else "installed",
             )
             for d in downloads
         ]
-        if kept is not None:
-            files.append(UpdatedFile(kept.name, kept.level, kept.url, kept.sha256, kept.size,
-                                     self.target / kept.name, "kept"))
-        return tuple(sorted(files, key=lambda f: f.level != "department"))
+        files.extend(UpdatedFile(k.name, k.level, k.url, k.sha256, k.size, self.target / k.name,
+                                 "kept") for k in kept)
+        order = {"department": 0, "region": 1, "commune": 2}
+        return tuple(sorted(files, key=lambda f: order[f.level]))
 
     def _manifest(
         self,
@@ -696,7 +957,7 @@ class _Updater:
         source: str,
         downloads: list[_Downloaded],
         unchanged: set[str],
-        kept: ManifestFile | None,
+        kept: list[ManifestFile],
         regions: str,
     ) -> Manifest:
         prev_files = {f.name: f for f in self.previous.files} if self.previous else {}
@@ -706,10 +967,9 @@ class _Updater:
             when = d.downloaded_at
             if d.resource.name in unchanged and before is not None and before.sha256 == d.sha256:
                 when = before.downloaded_at or when
-            entries.append(ManifestFile(d.resource.name, d.resource.level, d.resource.url,
+            entries.append(ManifestFile(d.resource.name, _level(d), d.resource.url,
                                         d.sha256, d.size, when))
-        if kept is not None:
-            entries.append(kept)
+        entries.extend(kept)
         return Manifest(
             edition=offer.edition_id,
             files=tuple(entries),
@@ -719,6 +979,7 @@ class _Updater:
             regions=regions,
             notes=tuple(self.notes),
             previous=self._kept_editions(offer.edition_id),
+            referential=self.previous.referential if self.previous else None,
         )
 
     def _kept_editions(self, edition_id: str) -> tuple[KeptEdition, ...]:
@@ -858,6 +1119,7 @@ class _Updater:
             manifest=manifest,
             notes=tuple(self.notes),
             kept_editions=kept,
+            commune=self.commune_info,
         )
 
     def _still_in_use(self) -> str:
@@ -875,7 +1137,9 @@ class _Updater:
             f".csv) into a directory and set {config.DATA_DIR_ENV} to it."
         )
 
-    def _error(self, url: str, problem: str) -> DownloadError:
+    def _error(self, url: str, problem: str, optional: bool = False) -> DownloadError:
+        if optional:  # the communal file, the referential: the edition is installed without them
+            return DownloadError(f"download of {url} failed: {problem}")
         context = ""
         if self.fallback_reason is not None:
             context = (f" (a pinned fallback URL: the data.gouv.fr API was unusable, "
@@ -886,6 +1150,10 @@ class _Updater:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _level(download: _Downloaded) -> ManifestLevel:
+    return "commune" if isinstance(download.resource, _Extra) else download.resource.level
 
 
 @contextmanager

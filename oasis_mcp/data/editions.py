@@ -23,6 +23,16 @@ FILE_NAME_RE = re.compile(
     r"-produit-le(?P<produced>\d{4}-\d{2}-\d{2})\.csv$"
 )
 _KIND_TO_LEVEL: dict[str, FileLevel] = {"dep": "department", "reg": "region"}
+#: The official name of the communal file that ``data update`` installs (the gzipped CSV).
+COMMUNE_FILE_NAME_RE = re.compile(
+    r"donnee-comm-data\.gouv-(?P<year>\d{4})-geographie(?P<geo>\d{4})"
+    r"-produit-le(?P<produced>\d{4}-\d{2}-\d{2})\.csv(?:\.gz)?"
+)
+
+
+def is_commune_file_name(name: str) -> bool:
+    """Whether ``name`` is, whole, an official communal file name (no path, no odd character)."""
+    return COMMUNE_FILE_NAME_RE.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,12 @@ Format 2 (backward compatible with format 1, whose readers ignore the new key)::
       "regions": "official" | "aggregated", "notes": ["..."],
       "previous": [                                   # kept older editions, newest first
         {"edition": "...", "files": [...], "installed_at": "...Z", "regions": "..."}
-      ]
+      ],
+      "referential": {path, version, url, sha256, size, downloaded_at}   # optional
     }
+
+A file's ``level`` is ``department``, ``region`` or ``commune`` (the edition's communal csv.gz,
+optional). ``referential`` records ``cog/communes.json`` when ``data update`` installed it.
 
 A format-1 manifest reads as one with no kept edition.
 
@@ -34,9 +38,9 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from oasis_mcp.data.editions import FileLevel, parse_file_name
+from oasis_mcp.data.editions import FileLevel, is_commune_file_name, parse_file_name
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +52,14 @@ TEMP_PREFIX = ".oasis-tmp-"
 TEMP_SUFFIX = ".part"
 
 
+#: A manifest file's level: the two SSMSI levels of an edition, and its optional communal file.
+ManifestLevel = FileLevel | Literal["commune"]
+
+
 @dataclass(frozen=True)
 class ManifestFile:
     name: str
-    level: FileLevel
+    level: ManifestLevel
     url: str
     sha256: str
     size: int
@@ -67,12 +75,27 @@ class KeptEdition:
     installed_at: str = ""
     regions: str = "official"
 
-    def file(self, level: FileLevel) -> ManifestFile | None:
+    def file(self, level: ManifestLevel) -> ManifestFile | None:
         return next((f for f in self.files if f.level == level), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"edition": self.edition, "files": [asdict(f) for f in self.files],
                 "installed_at": self.installed_at, "regions": self.regions}
+
+
+@dataclass(frozen=True)
+class Referential:
+    """The commune referential installed by ``data update`` (``cog/communes.json``)."""
+
+    path: str  # relative to the data directory: always "cog/communes.json"
+    version: str  # the npm package version
+    url: str
+    sha256: str
+    size: int
+    downloaded_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -86,8 +109,9 @@ class Manifest:
     format: int = MANIFEST_FORMAT
     notes: tuple[str, ...] = field(default=())
     previous: tuple[KeptEdition, ...] = field(default=())  # kept older editions, newest first
+    referential: Referential | None = None  # cog/communes.json, when data update installed it
 
-    def file(self, level: FileLevel) -> ManifestFile | None:
+    def file(self, level: ManifestLevel) -> ManifestFile | None:
         return next((f for f in self.files if f.level == level), None)
 
     def all_files(self) -> tuple[ManifestFile, ...]:
@@ -108,6 +132,7 @@ class Manifest:
             "regions": self.regions,
             "notes": list(self.notes),
             "previous": [kept.to_dict() for kept in self.previous],
+            **({"referential": self.referential.to_dict()} if self.referential else {}),
         }
 
 
@@ -155,7 +180,20 @@ def manifest_from_dict(data: Mapping[str, Any]) -> Manifest:
         format=int(data.get("format", MANIFEST_FORMAT)),
         notes=tuple(str(n) for n in data.get("notes", ())),
         previous=tuple(previous),
+        referential=_referential(data.get("referential")),
     )
+
+
+def _referential(entry: Any) -> Referential | None:
+    if not isinstance(entry, Mapping):
+        return None
+    try:
+        return Referential(path=str(entry["path"]), version=str(entry["version"]),
+                           url=str(entry.get("url", "")), sha256=str(entry.get("sha256", "")),
+                           size=int(entry.get("size", 0)),
+                           downloaded_at=str(entry.get("downloaded_at", "")))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _files(entries: Any) -> tuple[ManifestFile, ...]:
@@ -163,13 +201,15 @@ def _files(entries: Any) -> tuple[ManifestFile, ...]:
     for entry in entries:
         name = str(entry["name"])
         parsed = parse_file_name(name)
-        if parsed is None or Path(name).name != name:
+        level: ManifestLevel | None = parsed.level if parsed is not None else (
+            "commune" if is_commune_file_name(name) else None)
+        if level is None or Path(name).name != name:
             log.warning("manifest lists '%s', which is not an official file name; ignored", name)
             continue
         files.append(
             ManifestFile(
                 name=name,
-                level=parsed.level,
+                level=level,
                 url=str(entry.get("url", "")),
                 sha256=str(entry.get("sha256", "")),
                 size=int(entry.get("size", 0)),

@@ -1,8 +1,8 @@
 """Where `oasis-mcp data update` may download from, and how large each answer may be.
 
-This is the one list of the hosts and size caps. Adding a file to download (the communal csv.gz,
-the commune referential) is one entry in :data:`MAX_BYTES` and, for a new host, one entry in
-:data:`OFFICIAL_HOSTS`.
+This is the one list of the hosts and size caps. The SSMSI files (departmental, regional, communal
+csv.gz) come from :data:`OFFICIAL_HOSTS`; the commune referential (``cog/communes.json``) from
+:data:`REFERENTIAL_HOSTS` only (the npm registry, see there why).
 
 * Only the hosts below are contacted, over HTTPS, and every redirect is checked against the same
   list. A mirror or a test server is allowed explicitly with ``--allow-host HOST[:PORT]`` or
@@ -32,6 +32,15 @@ OFFICIAL_HOSTS: dict[str, str] = {
     "object.files.data.gouv.fr": "data.gouv.fr object storage (large resources)",
 }
 
+#: The host of the commune referential, and only of it (HTTPS only): Etalab publishes
+#: ``@etalab/decoupage-administratif`` (commune names, departments, arrondissements, former codes,
+#: from INSEE's Code officiel géographique) as an npm package, whose tarball on the npm registry is
+#: the one official, versioned download of ``communes.json``. This host is never accepted for the
+#: SSMSI files, and the data.gouv.fr hosts are not accepted for the referential.
+REFERENTIAL_HOSTS: dict[str, str] = {
+    "registry.npmjs.org": "the npm registry (the @etalab/decoupage-administratif tarball)",
+}
+
 _MiB = 1024 * 1024
 #: The size cap of each kind of answer, in bytes. The departmental CSV is about 2 MB, the regional
 #: one 0.3 MB, the API's dataset JSON about 100 kB.
@@ -39,6 +48,11 @@ MAX_BYTES: dict[str, int] = {
     "api": 8 * _MiB,
     "department": 64 * _MiB,
     "region": 16 * _MiB,
+    # the communal csv.gz is about 40 MB (5 million rows)
+    "commune": 160 * _MiB,
+    # the referential's npm tarball is 1.6 MB (12.7 MB unpacked; communes.json is 8.6 MB)
+    "commune-referential": 16 * _MiB,
+    "commune-referential-member": 64 * _MiB,
 }
 
 
@@ -58,6 +72,11 @@ class HostPolicy:
     """The official hosts (HTTPS) plus the explicitly allowed ones (``host`` or ``host:port``)."""
 
     extra: tuple[str, ...] = ()
+    official: tuple[str, ...] = tuple(OFFICIAL_HOSTS)
+
+    def for_referential(self) -> HostPolicy:
+        """The same explicit hosts, with :data:`REFERENTIAL_HOSTS` as the official ones."""
+        return HostPolicy(self.extra, tuple(REFERENTIAL_HOSTS))
 
     @classmethod
     def from_options(cls, explicit: Sequence[str] | None = None) -> HostPolicy:
@@ -85,12 +104,14 @@ class HostPolicy:
             explicit.add(f"{host}:{443 if scheme == 'https' else 80}")
         if explicit & set(self.extra):
             return None
-        if host in OFFICIAL_HOSTS:
+        if host in self.official:
             if scheme != "https":
                 return f"{host} is only contacted over HTTPS"
             return None
-        return (f"{host or url} is not one of the dataset's hosts "
-                f"({', '.join(OFFICIAL_HOSTS)}); allow a mirror explicitly with "
+        whose = ("the dataset's hosts" if self.official == tuple(OFFICIAL_HOSTS)
+                 else "the commune referential's hosts")
+        return (f"{host or url} is not one of {whose} "
+                f"({', '.join(self.official)}); allow a mirror explicitly with "
                 f"--allow-host {host}{f':{port}' if port else ''} or ${ALLOW_HOSTS_ENV}")
 
     def check(self, url: str, what: str) -> None:
@@ -99,7 +120,7 @@ class HostPolicy:
             raise HostNotAllowed(f"Refused to download {what} from {url}: {problem}.")
 
     def describe(self) -> str:
-        return ", ".join([*OFFICIAL_HOSTS, *self.extra])
+        return ", ".join([*self.official, *self.extra])
 
 
 def _normalise(entry: str) -> str:
