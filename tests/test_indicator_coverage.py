@@ -1,6 +1,6 @@
 """Per-indicator backtest figures in the forecast result: interval coverage varies a lot between
-indicators (total drug use: about half of the outcomes in the nominal 80 % interval), so the forecast reports
-the indicator's own figures and warns when its intervals were too narrow."""
+indicators (total drug use: about half of the outcomes in the nominal 80 % interval), so the
+forecast reports the indicator's own figures and warns when its intervals were too narrow."""
 
 from __future__ import annotations
 
