@@ -494,8 +494,9 @@ async def flood(url: str, sessions: int, concurrency: int, address: str | None,
 
 
 async def others_during(url: str, mode: str, clients: int, stop: Any,
-                        first_address: int) -> tuple[int, int, list[str]]:
-    """Clients from other addresses: fresh session, 3 calls, close; again until ``stop``."""
+                        first_address: int, pause: float = 0.0) -> tuple[int, int, list[str]]:
+    """Clients from other addresses: fresh session, 3 calls, close; again (after ``pause``
+    seconds) until ``stop``."""
     import anyio
 
     ok = attempts = 0
@@ -509,6 +510,8 @@ async def others_during(url: str, mode: str, clients: int, stop: Any,
             done = await one_client(url, mode, 3, first_address + k, latencies, errors)
             ok += done
             attempts += done + (len(errors) - before)
+            if pause:
+                await anyio.sleep(pause)
 
     async with anyio.create_task_group() as tg:
         for k in range(clients):
@@ -517,7 +520,7 @@ async def others_during(url: str, mode: str, clients: int, stop: Any,
 
 
 def run_flood(url: str, sessions: int, others: int, concurrency: int,
-              max_seconds: float) -> dict[str, Any]:
+              max_seconds: float, others_pause: float = 0.0) -> dict[str, Any]:
     import anyio
 
     async def main() -> dict[str, Any]:
@@ -532,7 +535,7 @@ def run_flood(url: str, sessions: int, others: int, concurrency: int,
             stop.set()
 
         async def served() -> None:
-            out["others"] = await others_during(url, "legacy", others, stop, 1000)
+            out["others"] = await others_during(url, "legacy", others, stop, 1000, others_pause)
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(attack)

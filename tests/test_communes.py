@@ -285,6 +285,19 @@ def test_referential_communes_resolve_back(pick: int, form: str) -> None:
         assert form != "code" and commune.code in exc.value.suggestions
 
 
+def test_communes_of_overseas_collectivities_resolve_by_their_label() -> None:
+    """The referential also lists communes of collectivities that are no SSMSI department
+    (975, 977, 978, 98x): 'Saint-Barthélemy (977)' is read with the referential's code (found by
+    the hypothesis test above)."""
+    names = load_referential(SHARED)
+    assert names is not None
+    others = [x for c, x in names.by_code.items()
+              if x.kind != "former" and x.department in {"975", "977", "978"}]
+    assert others
+    for commune in others:
+        assert resolve_commune(commune.label, names).commune.code == commune.code
+
+
 # --- tools -------------------------------------------------------------------------------------
 
 

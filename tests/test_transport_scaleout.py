@@ -135,14 +135,18 @@ def test_flood_from_one_address_leaves_others_served(tmp_path: Path) -> None:
     """Finding 2: one address opening sessions without end neither fills the replicas nor
     keeps other clients out; it gets 429 with Retry-After once over its share."""
     _need("haproxy")
-    # A rate the flood exceeds on any machine: 3 replicas x (4 at once + 1/s) is under 100
-    # requests in 45 s, and 200 session opens are at least 400 requests (a loaded machine
-    # opened only ~7 sessions/s, under a limit of 20/s per replica, and saw no 429).
+    # A rate that the flood exceeds on any machine and the other clients never reach: a replica
+    # lets one address through at 1 request/s after a burst of 12, i.e. at most
+    # 3 x (12 + 45) = 171 requests in the 45 s the flood runs, while 16 workers opening sessions
+    # back to back send more (a loaded machine managed ~7/s, and saw no 429 under a limit of
+    # 20/s per replica). Each other client's cycle (open, 3 calls, close: under 12 requests)
+    # fits in the burst, and its 8 s pause refills it even if every cycle lands on one replica.
     limits = ["--max-sessions", "40", "--max-sessions-per-client", "8", "--rate-limit", "1",
-              "--rate-burst", "4"]
+              "--rate-burst", "12"]
     with bench.Replicas(3, tmp_path, stateless=False, extra_args=limits) as reps, \
             bench.Proxy("haproxy", reps.ports, tmp_path, sticky=True) as front:
-        out = bench.run_flood(front.url, sessions=200, others=3, concurrency=16, max_seconds=45)
+        out = bench.run_flood(front.url, sessions=2000, others=3, concurrency=16, max_seconds=45,
+                              others_pause=8.0)
         ok, attempts, errors = out["others"]
         assert attempts > 0 and ok == attempts, errors[:5]
         flood = out["flood"]

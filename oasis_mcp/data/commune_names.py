@@ -331,12 +331,23 @@ def _pick_label(c: Commune, names: CommuneNames) -> str:
     return c.label if len(same) <= 1 else c.code
 
 
+def _region_of(department: str) -> str | None:
+    """The region of an SSMSI department; None for a code outside them (e.g. 977)."""
+    try:
+        return geography.get_area(department, "department").region_code
+    except LookupFailed:
+        return None
+
+
 def _filter(cands: list[Commune], hint: str, raw: str) -> tuple[list[Commune], list[str]]:
     hint = hint.strip()
     if re.fullmatch(r"\d{5}", hint):
         kept = [c for c in cands if hint in c.postal_codes]
         if kept:
             return kept, []
+    own = [c for c in cands if c.department == hint.upper()]
+    if own:  # the code the referential gives (also for overseas collectivities such as 977,
+        return own, []  # which are no SSMSI department)
     dep: str | None = None
     region: str | None = None
     try:
@@ -356,8 +367,7 @@ def _filter(cands: list[Commune], hint: str, raw: str) -> tuple[list[Commune], l
         kept = [c for c in cands if c.department == dep]
         where = _department_name(dep) + f" ({dep})"
     else:
-        kept = [c for c in cands
-                if geography.get_area(c.department, "department").region_code == region]
+        kept = [c for c in cands if _region_of(c.department) == region]
         where = geography.get_area(region or "", "region").name
     if not kept:
         listed = ", ".join(c.described for c in cands[:12])
