@@ -43,7 +43,14 @@ from oasis_mcp.data import download
 from oasis_mcp.data.dataset import load_dataset
 from oasis_mcp.data.download import LOCK_NAME, update, update_status
 from oasis_mcp.data.editions import discover_editions, parse_file_name
-from oasis_mcp.data.manifest import MANIFEST_NAME, STATE_NAME, manifest_from_dict, read_manifest
+from oasis_mcp.data.manifest import (
+    MANIFEST_NAME,
+    STATE_NAME,
+    TEMP_PREFIX,
+    manifest_from_dict,
+    read_manifest,
+    read_state,
+)
 from oasis_mcp.data.sources import HostPolicy
 from oasis_mcp.errors import DownloadError
 
@@ -715,9 +722,15 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
 
 
 def _wait_for_temp(directory: Path, timeout: float = 20) -> None:
+    """Until the update is downloading: its state says "running" and a temp file other than the
+    state's own (written atomically through a temp file too) is there."""
     end = time.monotonic() + timeout
+    state_temp = f"{TEMP_PREFIX}{STATE_NAME}."
     while time.monotonic() < end:
-        if any(p.name.startswith(".oasis-tmp-") for p in directory.iterdir()):
+        state = read_state(directory)
+        if state is not None and state.state == "running" and any(
+                p.name.startswith(TEMP_PREFIX) and not p.name.startswith(state_temp)
+                for p in directory.iterdir()):
             return
         time.sleep(0.05)
     raise AssertionError("the update never started its download")

@@ -340,8 +340,8 @@ def update(
     try:
         with _update_lock(target, lock_timeout):
             began = _utc_now()
-            write_state(target, UpdateState("running", started_at=began, pid=os.getpid()))
-            try:
+            try:  # Ctrl-C while the "running" state is written is recorded as well
+                write_state(target, UpdateState("running", started_at=began, pid=os.getpid()))
                 result = _run_update(target, api_url, fallback_urls, limits, policy, max_bytes,
                                      force, keep_previous, communes)
             except KeyboardInterrupt:
