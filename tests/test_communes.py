@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from oasis_mcp.data import commune_names
+from oasis_mcp.data import commune_file, commune_names, commune_store
 from oasis_mcp.data.commune_file import ABSENT, WITHHELD, parse_commune_file, read_commune_file
 from oasis_mcp.data.commune_names import load_referential, resolve_commune
 from oasis_mcp.data.communes import CommuneDataMissing, commune_level
@@ -97,13 +97,86 @@ def test_both_layouts_parse_and_keep_withheld_apart(which: str, request: Any) ->
     assert ((table.count == 0).sum() == ((frame["count"] == 0) & frame["published"]).sum())
 
 
+TABLE_ARRAYS = ("codes", "years", "count", "rate_per_1000", "complement_count",
+                "complement_rate", "population", "population_vintage", "dwellings")
+
+
+def assert_same_table(a: Any, b: Any) -> None:
+    assert (a.name, a.sha256, a.layout, a.geography_year, a.nomenclature, a.indicators,
+            a.units) == (b.name, b.sha256, b.layout, b.geography_year, b.nomenclature,
+                         b.indicators, b.units)
+    for key in TABLE_ARRAYS:
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key), err_msg=key)
+
+
 def test_cache_round_trip(current: Generated, cache_env: Path) -> None:
     first = read_commune_file(current.path)
-    assert list(cache_env.glob("communes/*.npz"))
+    entries = [p for p in (cache_env / "communes").iterdir() if not p.name.startswith(".")]
+    assert len(entries) == 1 and first.store_dir == entries[0]
+    # plain arrays and JSON: every array loads with pickle refused; nothing is staged any more
+    assert (entries[0] / "meta.json").is_file()
+    for key in TABLE_ARRAYS:
+        np.load(entries[0] / f"{key}.npy", allow_pickle=False)
+    assert not list((cache_env / "communes").glob(".staging-*"))
     again = read_commune_file(current.path)
-    assert again.sha256 == first.sha256
-    np.testing.assert_array_equal(again.count, first.count)
-    np.testing.assert_array_equal(again.codes, first.codes)
+    assert isinstance(again.count, np.memmap) and not again.count.flags.writeable
+    assert_same_table(again, first)
+    assert_same_table(again, parse_commune_file(current.path))  # in memory, no cache
+
+
+def test_tiny_chunks_and_blocks_build_the_same_table(current: Generated, legacy: Generated,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first pass reads the file in chunks and the second reads the spilled rows back in
+    blocks: with chunks and blocks much smaller than the file (odd sizes, so that they never
+    line up), the table is the same."""
+    whole = {g.path.name: parse_commune_file(g.path) for g in (current, legacy)}
+    monkeypatch.setattr(commune_file, "CHUNK_ROWS", 997)
+    monkeypatch.setattr(commune_store, "BLOCK_ROWS", 1_531)
+    for gen in (current, legacy):
+        assert_same_table(parse_commune_file(gen.path), whole[gen.path.name])
+
+
+def test_a_duplicate_in_a_later_block_names_both_lines(current: Generated, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = gzip.decompress(current.path.read_bytes()).decode().split("\n")
+    bad = tmp_path / current.path.name.removesuffix(".gz")
+    bad.write_text("\n".join([*lines[:-1], lines[5], ""]))
+    monkeypatch.setattr(commune_store, "BLOCK_ROWS", 1_000)
+    staging = commune_file.staging_dir()
+    assert staging is not None
+    with pytest.raises(DataFileError, match=rf"duplicate rows .*\(lines 6, {len(lines)}\)"):
+        parse_commune_file(bad, store_dir=staging)
+    assert list(staging.iterdir()) == []  # a failed parse leaves its directory empty
+    commune_store.discard(staging)
+
+
+def test_a_changed_file_replaces_its_cache_entry(current: Generated, tmp_path: Path,
+                                                 cache_env: Path) -> None:
+    copy = tmp_path / current.path.name
+    copy.write_bytes(current.path.read_bytes())
+    first = read_commune_file(copy)
+    assert first.store_dir is not None and first.store_dir.is_dir()
+    os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))
+    second = read_commune_file(copy)
+    assert second.store_dir != first.store_dir and second.store_dir is not None
+    assert not first.store_dir.exists() and second.store_dir.is_dir()
+    np.testing.assert_array_equal(first.count, second.count)  # the old mapping still reads
+    copy.unlink()
+    other = tmp_path / "other" / current.path.name
+    other.parent.mkdir()
+    other.write_bytes(current.path.read_bytes())
+    read_commune_file(other)  # committing an entry prunes those whose source is gone
+    assert not second.store_dir.exists()
+
+
+def test_an_unwritable_cache_holds_the_table_in_memory(
+        current: Generated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    monkeypatch.setenv("OASIS_CACHE_DIR", str(blocked))
+    table = read_commune_file(current.path)
+    assert table.store_dir is None and not isinstance(table.count, np.memmap)
+    assert_same_table(table, parse_commune_file(current.path))
 
 
 def _rewrite(src: Path, dst: Path, edit: Any) -> Path:

@@ -4,6 +4,7 @@ against the fake data.gouv.fr of ``test_download`` on 127.0.0.1 (never the Inter
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -152,12 +153,16 @@ def history(data_dir: Path, area: str) -> Any:
 def test_communal_file_and_referential_are_installed_and_served(
     server: FakeDataGouv, tmp_path: Path, real_2025: dict[str, bytes], communal: bytes,
     npm_tarball: bytes, real_names: bytes, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], _cache: Path,
 ) -> None:
     url = serve_referential(server, npm_tarball, monkeypatch)
     api = offer_edition(server, real_2025, communal)
     target = tmp_path / "data"
     result = update(data_dir=target, api_url=api, timeout=10)
+    # the validation's parse became the installed file's cache entry, nothing else is left
+    entries = sorted(p.name for p in (_cache / "communes").iterdir())
+    assert len(entries) == 1 and not entries[0].startswith(".")
+    assert (_cache / "communes" / entries[0] / "meta.json").is_file()
 
     assert result.status == "installed"
     assert result.commune["installed"] and result.commune["status"] == "installed"
@@ -308,6 +313,27 @@ def test_communal_file_of_another_edition_is_not_taken(
     result = update(data_dir=target, api_url=api, timeout=10)
     _assert_edition_without_communes(result, target, "is not of edition 2025-geographie2025")
     assert not any(older in p for p in server.requests)
+
+
+def test_communal_file_refused_after_parsing_leaves_no_staged_table(
+    server: FakeDataGouv, tmp_path: Path, real_2025: dict[str, bytes], communal: bytes,
+    monkeypatch: pytest.MonkeyPatch, _cache: Path,
+) -> None:
+    """A communal file that parses but is refused (its years are not the edition's) leaves
+    nothing in the cache: its staged arrays are removed when the update ends."""
+    target = tmp_path / "data"
+    api = offer_edition(server, real_2025, communal)
+    real_parse = commune_file.parse_commune_file
+
+    def parse_then_remember(*args: Any, **kwargs: Any) -> Any:
+        table = real_parse(*args, **kwargs)
+        assert table.store_dir is not None and table.store_dir.is_dir()
+        return dataclasses.replace(table, years=table.years - 1)
+
+    monkeypatch.setattr(commune_file, "parse_commune_file", parse_then_remember)
+    result = update(data_dir=target, api_url=api, timeout=10)
+    _assert_edition_without_communes(result, target, "its rows end in 2024")
+    assert list((_cache / "communes").iterdir()) == []
 
 
 def test_communal_file_over_its_cap_is_refused(

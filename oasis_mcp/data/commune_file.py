@@ -18,29 +18,34 @@ communes (not the commune's own value). The table keeps the three apart: a publi
 published 0 is a real 0), a withheld cell (``WITHHELD``, never 0) and a cell absent from the
 file (``ABSENT``).
 
-Reader: pandas' C parser, in chunks (gzip from the standard library), so memory stays bounded; the
-Parquet twin is recognised but not read (it would need pyarrow, a heavy runtime dependency): with
-only the Parquet file present, the error says to get the CSV twin. After the first parse the table
-is cached as a ``.npz`` file (plain arrays, no pickle) in the user cache, keyed by the source file's
-name, size and modification time, so later starts load it in a fraction of a second.
+Reader: pandas' C parser, in chunks (gzip from the standard library); the rows are spilled to
+disk and each dense array is filled in its own ``.npy`` file, so memory stays bounded (a chunk, one
+array's pages: see :mod:`oasis_mcp.data.commune_store`). The Parquet twin is recognised but not
+read (it would need pyarrow, a heavy runtime dependency): with only the Parquet file present, the
+error says to get the CSV twin. The arrays of the first parse become the cache entry of the file
+(plain ``.npy`` arrays and JSON, no pickle) in the user cache, keyed by the source file's path,
+size and modification time; later starts memory-map them in a fraction of a second.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
-import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from oasis_mcp import config
+from oasis_mcp.data import commune_store as store
 from oasis_mcp.data.indicators import catalog, edition_of_labels, indicator_by_label
 from oasis_mcp.errors import DataFileError
 
@@ -58,8 +63,7 @@ FILE_NAME_RE = re.compile(
 )
 CSV_SUFFIXES = (".csv.gz", ".csv")
 CODE_RE = r"^(?:\d{5}|2[AB]\d{3})$"
-CHUNK_ROWS = 400_000
-CACHE_VERSION = 1
+CHUNK_ROWS = 100_000
 
 CURRENT_COLUMNS = (
     "annee", "indicateur", "unite_de_compte", "nombre", "taux_pour_mille", "est_diffuse",
@@ -161,6 +165,8 @@ class CommuneTable:
     population: np.ndarray  # int64 (n_c, n_y), -1 unknown
     population_vintage: np.ndarray  # int16 (n_c, n_y)
     dwellings: np.ndarray  # int64 (n_c, n_y), -1 unknown
+    store_dir: Path | None = field(default=None, compare=False)
+    """The directory whose ``.npy`` files the arrays map (None: held in memory)."""
 
     @cached_property
     def position(self) -> dict[str, int]:
@@ -192,48 +198,134 @@ class CommuneTable:
 
 def read_commune_file(path: Path, use_cache: bool = True) -> CommuneTable:
     """The validated table of a communal CSV file (``.csv`` or ``.csv.gz``), from the cache when
-    the same file was parsed before."""
+    the same file was parsed before (memory-mapped: see :mod:`oasis_mcp.data.commune_store`).
+    A first read parses the file and writes its cache entry; with ``use_cache=False`` (or a
+    cache that cannot be written) the table is built in a temporary directory and held in
+    memory."""
     try:
         st = path.stat()
     except OSError as exc:
         raise DataFileError(path.name, f"cannot be read ({exc.strerror or exc})") from None
-    cache = _cache_path(path, st) if use_cache else None
-    if cache is not None and cache.is_file():
+    entry = store.cache_entry(path, st) if use_cache else None
+    if entry is not None and (entry / store.META_NAME).is_file():
         try:
-            return _load_cache(cache, path.name)
+            return _open_store(entry, path.name)
         except (OSError, ValueError, KeyError) as exc:
-            log.warning("ignoring the commune cache %s (%s)", cache, exc)
-    table = parse_commune_file(path)
-    if cache is not None:
-        _save_cache(table, cache)
+            log.warning("ignoring the commune cache %s (%s)", entry, exc)
+    staging = store.new_staging_dir() if entry is not None else None
+    table = parse_commune_file(path, store_dir=staging)
+    if entry is not None and staging is not None:
+        try:
+            _write_meta(table, staging, path)
+            store.commit(staging, entry, path)
+        except OSError as exc:  # a cache that cannot be renamed is no reason to fail
+            log.warning("could not write the commune cache %s (%s)", entry, exc)
+            return _in_memory(table, staging)
+        table = dataclasses.replace(table, store_dir=entry)
     return table
 
 
 def cache_is_warm(path: Path) -> bool:
     """Whether :func:`read_commune_file` would read ``path`` from its cache (no parse)."""
     try:
-        cache = _cache_path(path, path.stat())
+        entry = store.cache_entry(path, path.stat())
     except OSError:
         return False
-    return cache is not None and cache.is_file()
+    return (entry / store.META_NAME).is_file()
+
+
+def staging_dir() -> Path | None:
+    """A staging directory for :func:`parse_commune_file` whose result :func:`warm_cache` will
+    make the cache of the installed file (None when the cache is not writable)."""
+    return store.new_staging_dir()
 
 
 def warm_cache(path: Path, table: CommuneTable) -> None:
-    """Write the ``.npz`` cache of ``path`` from a table already parsed from the same bytes (e.g.
+    """Make the cache entry of ``path`` from a table already parsed from the same bytes (e.g.
     from the temp file of a download, validated before it was renamed to ``path``), so that
-    :func:`read_commune_file` never parses it again."""
+    :func:`read_commune_file` never parses it again: its staging directory is renamed into
+    place (or, for a table held in memory, its arrays are written)."""
     if table.name != path.name:
         raise ValueError(f"the table is of {table.name}, not of {path.name}")
-    cache = _cache_path(path, path.stat())
-    if cache is not None:
-        _save_cache(table, cache)
+    entry = store.cache_entry(path, path.stat())
+    if table.store_dir is not None and store.is_staging(table.store_dir):
+        _write_meta(table, table.store_dir, path)
+        store.commit(table.store_dir, entry, path)
+        return
+    staging = store.new_staging_dir()
+    if staging is None:
+        return
+    try:
+        for key in _DENSE:
+            store.save_array(staging, key, getattr(table, key))
+        for key in _SMALL:
+            store.save_array(staging, key, getattr(table, key))
+        _write_meta(table, staging, path)
+        store.commit(staging, entry, path)
+    except OSError:
+        store.discard(staging)
+        raise
 
 
-def parse_commune_file(path: Path, name: str | None = None) -> CommuneTable:
+def discard_staging(table: CommuneTable | None) -> None:
+    """Remove the staging directory of a table that :func:`warm_cache` did not take."""
+    if table is not None and table.store_dir is not None:
+        store.discard(table.store_dir)
+
+
+#: Per-row columns spilled to disk during the first pass, and their types.
+_ROW_COLUMNS: dict[str, type[np.generic]] = {
+    "code": np.int32, "indicator": np.int16, "year": np.int16, "count": np.int32,
+    "rate": np.float64, "ccount": np.float32, "crate": np.float32, "pop": np.int32,
+    "popv": np.int16, "log": np.int32,
+}
+#: Dense [commune, indicator, year] arrays: (row column, dtype, value of a cell with no row).
+_DENSE: dict[str, tuple[str, type[np.generic], float]] = {
+    "count": ("count", np.int32, ABSENT),
+    "rate_per_1000": ("rate", np.float64, np.nan),
+    "complement_count": ("ccount", np.float32, np.nan),
+    "complement_rate": ("crate", np.float32, np.nan),
+}
+#: Arrays per commune, per year or per [commune, year] (small: built in memory).
+_SMALL = ("codes", "years", "population", "population_vintage", "dwellings")
+
+
+def parse_commune_file(path: Path, name: str | None = None,
+                       store_dir: Path | None = None) -> CommuneTable:
     """Validate and read a communal file; ``name`` (default: the path's) is the file's official
     name, used in messages and to tell a gzipped file (``.gz``) from a plain one, e.g. when
-    ``path`` is a download's temp file. Raises :class:`DataFileError`."""
+    ``path`` is a download's temp file. Raises :class:`DataFileError`.
+
+    Memory stays bounded (a chunk of rows, one dense array's pages): rows are spilled to disk,
+    then each array is filled in its ``.npy`` file in ``store_dir`` (an empty directory, e.g.
+    :func:`staging_dir`) and memory-mapped. Without ``store_dir`` the arrays are built in a
+    temporary directory and read into memory. On failure ``store_dir`` is left empty."""
     name = name or path.name
+    if store_dir is None:
+        build = Path(tempfile.mkdtemp(prefix="oasis-commune-table-"))
+        try:
+            return _in_memory(_parse(path, name, build), build)
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
+    try:
+        return _parse(path, name, store_dir)
+    except BaseException:
+        for child in store_dir.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+        raise
+
+
+def _in_memory(table: CommuneTable, directory: Path) -> CommuneTable:
+    """The table with every array read into memory (its directory may then be removed)."""
+    arrays: dict[str, Any] = {k: np.array(getattr(table, k)) for k in (*_DENSE, *_SMALL)}
+    shutil.rmtree(directory, ignore_errors=True)
+    return dataclasses.replace(table, store_dir=None, **arrays)
+
+
+def _parse(path: Path, name: str, out: Path) -> CommuneTable:
     gzipped = name.lower().endswith(".gz")
     header = _header(path, gzipped, name)
     code_cols = [c for c in header if re.fullmatch(r"CODGEO_\d{4}", c)]
@@ -262,29 +354,38 @@ def parse_commune_file(path: Path, name: str | None = None) -> CommuneTable:
     for col in ("nombre", "taux_pour_mille", "complement_info_nombre", "complement_info_taux",
                 "insee_pop", "insee_log", "insee_pop_millesime", "insee_log_millesime"):
         dtypes[src[col]] = "float64"
-    chunks: list[dict[str, np.ndarray]] = []
-    codes_seen: dict[str, int] = {}
-    labels_seen: dict[str, int] = {}
-    units_of: dict[str, str] = {}
+    seen = _Seen()
     start_line = 2
-    try:
-        reader = pd.read_csv(
-            path, sep=";", decimal=",", dtype=dtypes, usecols=[code_col, *src.values()],
-            na_values=["NA"], keep_default_na=False, chunksize=CHUNK_ROWS, encoding="utf-8-sig",
-            compression="gzip" if gzipped else None,
-        )
-        for frame in reader:
-            chunks.append(_chunk(frame, name, start_line, code_col, src, codes_seen,
-                                 labels_seen, units_of))
-            start_line += len(frame)
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
-        if isinstance(exc, DataFileError):
-            raise
-        raise DataFileError(name, f"is not a readable communal CSV file ({exc})") from None
-    if not chunks or start_line == 2:
-        raise DataFileError(name, "the file has a header but no data rows", line=1)
-    return _assemble(name, _sha256(path), layout, geography_year, chunks, codes_seen,
-                     labels_seen, units_of)
+    with store.RowSpill(_ROW_COLUMNS, parent=out) as spill:
+        try:
+            reader = pd.read_csv(
+                path, sep=";", decimal=",", dtype=dtypes, usecols=[code_col, *src.values()],
+                na_values=["NA"], keep_default_na=False, chunksize=CHUNK_ROWS,
+                encoding="utf-8-sig", compression="gzip" if gzipped else None,
+            )
+            for frame in reader:
+                spill.append(_chunk(frame, name, start_line, code_col, src, seen))
+                start_line += len(frame)
+                del frame
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError,
+                EOFError) as exc:
+            if isinstance(exc, DataFileError):
+                raise
+            raise DataFileError(name, f"is not a readable communal CSV file ({exc})") from None
+        if spill.rows == 0:
+            raise DataFileError(name, "the file has a header but no data rows", line=1)
+        sha256 = _sha256(path)
+        return _assemble(name, sha256, layout, geography_year, spill, seen, out)
+
+
+@dataclass
+class _Seen:
+    """What the first pass learnt: codes, labels (in order of first appearance), units, years."""
+
+    codes: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, int] = field(default_factory=dict)
+    units_of: dict[str, str] = field(default_factory=dict)
+    years: set[int] = field(default_factory=set)
 
 
 def _header(path: Path, gzipped: bool, name: str) -> list[str]:
@@ -304,8 +405,7 @@ def _header(path: Path, gzipped: bool, name: str) -> list[str]:
 
 
 def _chunk(frame: pd.DataFrame, name: str, first_line: int, code_col: str,
-           src: dict[str, str], codes_seen: dict[str, int], labels_seen: dict[str, int],
-           units_of: dict[str, str]) -> dict[str, np.ndarray]:
+           src: dict[str, str], seen: _Seen) -> dict[str, np.ndarray]:
     def bad(mask: np.ndarray, problem: str) -> None:
         if mask.any():
             row = int(np.argmax(mask))
@@ -314,19 +414,19 @@ def _chunk(frame: pd.DataFrame, name: str, first_line: int, code_col: str,
     codes = frame[code_col]
     if codes.isna().any():
         bad(codes.isna().to_numpy(), "the commune code is empty or NA")
-    new_codes = [c for c in codes.cat.categories if c not in codes_seen]
+    new_codes = [c for c in codes.cat.categories if c not in seen.codes]
     for code in new_codes:
         if not re.match(CODE_RE, code):
             rows = np.flatnonzero((codes == code).to_numpy())
             raise DataFileError(name, f"'{code}' is not a commune code (five characters: "
                                 "'33063', '2A004', '97411')", line=first_line + int(rows[0]))
-        codes_seen[code] = len(codes_seen)
-    code_map = np.array([codes_seen[c] for c in codes.cat.categories], dtype=np.int32)
+        seen.codes[code] = len(seen.codes)
+    code_map = np.array([seen.codes[c] for c in codes.cat.categories], dtype=np.int32)
     inds = frame[src["indicateur"]]
     units = frame[src["unite_de_compte"]]
     bad(inds.isna().to_numpy() | units.isna().to_numpy(), "the indicator or its unit is empty")
     for label in inds.cat.categories:
-        if label in labels_seen:
+        if label in seen.labels:
             continue
         info = indicator_by_label(label)
         if info is None:
@@ -334,11 +434,11 @@ def _chunk(frame: pd.DataFrame, name: str, first_line: int, code_col: str,
             known = ", ".join(f"'{i.label_fr}'" for i in catalog())
             raise DataFileError(name, f"unknown indicator '{label}' (known: {known})",
                                 line=first_line + int(rows[0]))
-        labels_seen[label] = len(labels_seen)
-        units_of[label] = info.unit
-    ind_map = np.array([labels_seen[c] for c in inds.cat.categories], dtype=np.int32)
+        seen.labels[label] = len(seen.labels)
+        seen.units_of[label] = info.unit
+    ind_map = np.array([seen.labels[c] for c in inds.cat.categories], dtype=np.int32)
     ind_idx = ind_map[inds.cat.codes.to_numpy()]
-    expected_unit = np.array([units_of[lbl] for lbl in labels_seen], dtype=object)[ind_idx]
+    expected_unit = np.array([seen.units_of[lbl] for lbl in seen.labels], dtype=object)[ind_idx]
     bad(units.astype(object).to_numpy() != expected_unit,
         "the unit does not match the indicator (see the SSMSI documentation)")
     flag = frame[src["est_diffuse"]].astype(object).to_numpy()
@@ -347,10 +447,12 @@ def _chunk(frame: pd.DataFrame, name: str, first_line: int, code_col: str,
     years = frame[src["annee"]].to_numpy()
     years = np.where(years < 100, years + 2000, years)
     bad((years < 2000) | (years > 2100), "the year is outside 2000–2100")
+    seen.years.update(int(y) for y in np.unique(years))
     count = frame[src["nombre"]].to_numpy()
     bad(published & np.isnan(count), "a published ('diff') row has no count (NA)")
     bad(published & ~np.isnan(count) & ((count < 0) | (count != np.round(count))),
         "the count must be a whole number ≥ 0")
+    bad(published & (count > np.iinfo(np.int32).max), "the count is too large")
     n_stray = int((~published & ~np.isnan(count)).sum())
     if n_stray:
         log.warning("%s: %d withheld ('ndiff') rows carry a count; it is ignored (withheld)",
@@ -373,72 +475,95 @@ def _chunk(frame: pd.DataFrame, name: str, first_line: int, code_col: str,
     }
 
 
-def _assemble(name: str, sha256: str, layout: str, geography_year: int,
-              chunks: list[dict[str, np.ndarray]], codes_seen: dict[str, int],
-              labels_seen: dict[str, int], units_of: dict[str, str]) -> CommuneTable:
-    # Column by column, dropping each chunk's part as it is copied: memory stays near one copy.
-    col = {k: np.concatenate([c.pop(k) for c in chunks]) for k in list(chunks[0])}
+def _assemble(name: str, sha256: str, layout: str, geography_year: int, spill: store.RowSpill,
+              seen: _Seen, out: Path) -> CommuneTable:
+    """The second pass: from the spilled rows to the dense arrays in ``out``, one at a time."""
     try:
-        nomenclature = edition_of_labels(list(labels_seen))
+        nomenclature = edition_of_labels(list(seen.labels))
     except ValueError as exc:
         raise DataFileError(name, f"mixes two indicator nomenclatures: {exc}") from None
     # Sorted codes, catalog-ordered indicators, ascending years.
-    raw_codes = np.array(list(codes_seen), dtype=object)
+    raw_codes = np.array(list(seen.codes), dtype=object)
     code_order = np.argsort(raw_codes.astype(str))
-    code_rank = np.empty(len(raw_codes), dtype=np.int32)
-    code_rank[code_order] = np.arange(len(raw_codes), dtype=np.int32)
+    code_rank = np.empty(len(raw_codes), dtype=np.int64)
+    code_rank[code_order] = np.arange(len(raw_codes), dtype=np.int64)
     order = {ind.label_fr: i for i, ind in enumerate(catalog(nomenclature))}
-    raw_labels = list(labels_seen)
+    raw_labels = list(seen.labels)
     label_order = sorted(range(len(raw_labels)), key=lambda i: order.get(raw_labels[i], 99))
-    label_rank = np.empty(len(raw_labels), dtype=np.int32)
-    label_rank[label_order] = np.arange(len(raw_labels), dtype=np.int32)
-    years = np.unique(col["year"]).astype(np.int64)
-    ci = code_rank[col.pop("code")]
-    ii = label_rank[col.pop("indicator")]
-    yi = np.searchsorted(years, col.pop("year")).astype(np.int32)
+    label_rank = np.empty(len(raw_labels), dtype=np.int64)
+    label_rank[label_order] = np.arange(len(raw_labels), dtype=np.int64)
+    years = np.array(sorted(seen.years), dtype=np.int64)
     n_c, n_i, n_y = len(raw_codes), len(raw_labels), len(years)
-    flat = (ci.astype(np.int64) * n_i + ii) * n_y + yi
-    seen = np.bincount(flat, minlength=n_c * n_i * n_y).astype(np.int32)
-    absent = int((seen == 0).sum())
-    if (seen > 1).any():
-        cell = int(np.argmax(seen > 1))
-        lines = (np.flatnonzero(flat == cell) + 2).tolist()
-        code = raw_codes[code_order][cell // (n_i * n_y)]
-        raise DataFileError(
-            name, f"duplicate rows for commune {code}, indicator "
-            f"'{raw_labels[label_order[(cell // n_y) % n_i]]}', year {years[cell % n_y]} "
-            f"(lines {', '.join(map(str, lines[:5]))})", line=int(lines[-1]))
-    del seen
-    count = np.full(n_c * n_i * n_y, ABSENT, dtype=np.int32)
-    count[flat] = col.pop("count")
-    rate = np.full(n_c * n_i * n_y, np.nan)
-    rate[flat] = col.pop("rate")
-    ccount = np.full(n_c * n_i * n_y, np.nan, dtype=np.float32)
-    ccount[flat] = col.pop("ccount")
-    crate = np.full(n_c * n_i * n_y, np.nan, dtype=np.float32)
-    crate[flat] = col.pop("crate")
-    del flat
-    cy = ci.astype(np.int64) * n_y + yi
-    pop = np.full(n_c * n_y, -1, dtype=np.int64)
-    pop[cy] = col.pop("pop")
-    popv = np.zeros(n_c * n_y, dtype=np.int16)
-    popv[cy] = col.pop("popv")
-    dwell = np.full(n_c * n_y, -1, dtype=np.int64)
-    dwell[cy] = col.pop("log")
+    n_cells = n_c * n_i * n_y
+    if n_cells >= np.iinfo(np.int32).max:
+        raise DataFileError(name, f"has too many communes × indicators × years ({n_cells})")
+    codes = raw_codes[code_order].astype(str)
+    # Each row's cell ([commune, indicator, year] flattened) and [commune, year], spilled.
+    filled = np.zeros(n_cells, dtype=bool)
+    population = np.full(n_c * n_y, -1, dtype=np.int64)
+    vintage = np.zeros(n_c * n_y, dtype=np.int16)
+    dwellings = np.full(n_c * n_y, -1, dtype=np.int64)
+    cells = spill.add_column("cell", np.int32)
+    for start, (c, i, y, pop, popv, dwell) in spill.blocks(
+            "code", "indicator", "year", "pop", "popv", "log"):
+        ci = code_rank[c]
+        yi = np.searchsorted(years, y)
+        cell = (ci * n_i + label_rank[i]) * n_y + yi
+        twice = _first_repeat(cell, filled)
+        if twice is not None:
+            _duplicate(name, spill, start, cell, twice, codes, raw_labels, label_order, years,
+                       n_i, n_y)
+        filled[cell] = True
+        cell.astype(np.int32).tofile(cells)
+        cy = ci * n_y + yi
+        population[cy], vintage[cy], dwellings[cy] = pop, popv, dwell
+        del c, i, y, pop, popv, dwell, ci, yi, cell, cy  # one block's arrays at a time
+    absent = n_cells - int(filled.sum())
+    del filled
+    shape = (n_c, n_i, n_y)
+    for key, (column, dtype, fill) in _DENSE.items():
+        store.fill_dense(out, key, shape, dtype, fill, spill, "cell", column)
+    store.save_array(out, "codes", codes)
+    store.save_array(out, "years", years)
+    store.save_array(out, "population", population.reshape(n_c, n_y))
+    store.save_array(out, "population_vintage", vintage.reshape(n_c, n_y))
+    store.save_array(out, "dwellings", dwellings.reshape(n_c, n_y))
     if absent:
         log.info("%s: %d commune-indicator-years have no row (shown as not in the file)",
                  name, absent)
     labels = tuple(raw_labels[i] for i in label_order)
-    return CommuneTable(
+    table = CommuneTable(
         name=name, sha256=sha256, layout=layout, geography_year=geography_year,
-        nomenclature=nomenclature, codes=raw_codes[code_order].astype(str),
-        indicators=labels, units=tuple(units_of[lbl] for lbl in labels), years=years,
-        count=count.reshape(n_c, n_i, n_y), rate_per_1000=rate.reshape(n_c, n_i, n_y),
-        complement_count=ccount.reshape(n_c, n_i, n_y),
-        complement_rate=crate.reshape(n_c, n_i, n_y),
-        population=pop.reshape(n_c, n_y), population_vintage=popv.reshape(n_c, n_y),
-        dwellings=dwell.reshape(n_c, n_y),
+        nomenclature=nomenclature, indicators=labels,
+        units=tuple(seen.units_of[lbl] for lbl in labels), store_dir=out,
+        **store.open_arrays(out, (*_DENSE, *_SMALL)),
     )
+    _write_meta(table, out, None)
+    return table
+
+
+def _first_repeat(cell: np.ndarray, filled: np.ndarray) -> int | None:
+    """A cell of this block that an earlier row (this block's or an earlier one's) filled."""
+    earlier = filled[cell]
+    if earlier.any():
+        return int(cell[np.argmax(earlier)])
+    ordered = np.sort(cell)
+    same = ordered[1:] == ordered[:-1]
+    return int(ordered[1:][np.argmax(same)]) if same.any() else None
+
+
+def _duplicate(name: str, spill: store.RowSpill, start: int, block: np.ndarray, cell: int,
+               codes: np.ndarray, raw_labels: list[str], label_order: list[int],
+               years: np.ndarray, n_i: int, n_y: int) -> None:
+    lines = [start + int(r) + 2 for r in np.flatnonzero(block == cell)]
+    for first, (earlier,) in spill.blocks("cell"):
+        lines[:0] = [first + int(r) + 2 for r in np.flatnonzero(earlier == cell)]
+    lines.sort()
+    code = codes[cell // (n_i * n_y)]
+    raise DataFileError(
+        name, f"duplicate rows for commune {code}, indicator "
+        f"'{raw_labels[label_order[(cell // n_y) % n_i]]}', year {years[cell % n_y]} "
+        f"(lines {', '.join(map(str, lines[:5]))})", line=int(lines[-1]))
 
 
 def _sha256(path: Path) -> str:
@@ -450,45 +575,29 @@ def _sha256(path: Path) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The .npz cache (plain arrays; np.load with allow_pickle=False)
-
-_ARRAYS = ("codes", "years", "count", "rate_per_1000", "complement_count", "complement_rate",
-           "population", "population_vintage", "dwellings")
+# The cache entry (see commune_store): meta.json and plain .npy arrays, no pickle
 
 
-def _cache_path(path: Path, st: os.stat_result) -> Path | None:
-    key = hashlib.sha256(
-        f"{CACHE_VERSION}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()
-    ).hexdigest()[:24]
-    return config.cache_dir() / "communes" / f"{key}.npz"
+def _write_meta(table: CommuneTable, directory: Path, source: Path | None) -> None:
+    store.write_meta(directory, {
+        "name": table.name, "sha256": table.sha256, "layout": table.layout,
+        "geography_year": table.geography_year, "nomenclature": table.nomenclature,
+        "indicators": list(table.indicators), "units": list(table.units),
+        "source": str(source.resolve()) if source is not None else "",
+    })
 
 
-def _save_cache(table: CommuneTable, cache: Path) -> None:
-    meta = np.array([table.name, table.sha256, table.layout, str(table.geography_year),
-                     table.nomenclature])
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, meta=meta, indicators=np.array(table.indicators),
-                     units=np.array(table.units),
-                     **{k: getattr(table, k) for k in _ARRAYS})
-        os.replace(tmp, cache)
-    except OSError as exc:  # a read-only cache is no reason to fail
-        log.warning("could not write the commune cache %s (%s)", cache, exc)
-
-
-def _load_cache(cache: Path, name: str) -> CommuneTable:
-    with np.load(cache, allow_pickle=False) as z:
-        meta = [str(x) for x in z["meta"].tolist()]
-        if meta[0] != name:
-            raise ValueError("the cache is for another file")
-        arrays = {k: z[k] for k in _ARRAYS}
-        return CommuneTable(
-            name=meta[0], sha256=meta[1], layout=meta[2], geography_year=int(meta[3]),
-            nomenclature=meta[4], indicators=tuple(str(x) for x in z["indicators"].tolist()),
-            units=tuple(str(x) for x in z["units"].tolist()), **arrays,
-        )
+def _open_store(directory: Path, name: str) -> CommuneTable:
+    meta = store.read_meta(directory)
+    if meta["name"] != name:
+        raise ValueError("the cache is for another file")
+    return CommuneTable(
+        name=str(meta["name"]), sha256=str(meta["sha256"]), layout=str(meta["layout"]),
+        geography_year=int(meta["geography_year"]), nomenclature=str(meta["nomenclature"]),
+        indicators=tuple(str(x) for x in meta["indicators"]),
+        units=tuple(str(x) for x in meta["units"]), store_dir=directory,
+        **store.open_arrays(directory, (*_DENSE, *_SMALL)),
+    )
 
 
 def department_of(code: str) -> str:

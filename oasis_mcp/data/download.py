@@ -497,6 +497,7 @@ class _Updater:
         self.previous = read_manifest(target)
         self.notes: list[str] = []
         self.temps: list[Path] = []
+        self.staged: list[CommuneTable] = []  # parsed communal files, in staging directories
         self.fallback_reason: str | None = None
         self.policy = policy or HostPolicy()
         self.communes = communes
@@ -512,6 +513,10 @@ class _Updater:
         except HostNotAllowed as exc:
             raise HostNotAllowed(f"{exc} {self._still_in_use()}") from None
         finally:
+            from oasis_mcp.data.commune_file import discard_staging
+
+            for table in self.staged:  # not taken by warm_cache (failure, or not installed)
+                discard_staging(table)
             for temp in self.temps:
                 try:
                     temp.unlink(missing_ok=True)
@@ -810,15 +815,20 @@ class _Updater:
         return None, None, None
 
     def _validate_commune(self, download: _Downloaded, offer: EditionResources) -> CommuneTable:
-        from oasis_mcp.data.commune_file import parse_commune_file
+        from oasis_mcp.data import commune_store
+        from oasis_mcp.data.commune_file import parse_commune_file, staging_dir
 
         name = download.resource.name
         began = time.monotonic()
+        staging = staging_dir()  # the parse becomes the installed file's cache (no 2nd parse)
         try:
-            table = parse_commune_file(download.temp, name=name)
+            table = parse_commune_file(download.temp, name=name, store_dir=staging)
         except DataFileError as exc:
+            if staging is not None:
+                commune_store.discard(staging)
             raise DownloadError(f"{download.resource.url} is not a valid SSMSI communal file: "
                                 f"{exc}") from None
+        self.staged.append(table)  # its staging directory goes when the update ends
         if table.last_year != offer.data_year or table.geography_year != offer.geography_year:
             raise DownloadError(
                 f"{download.resource.url}: its rows end in {table.last_year} with geography "
