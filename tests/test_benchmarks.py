@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,9 +51,12 @@ def test_bench_update_quick_reports_every_case(tmp_path: Path) -> None:
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
         text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    lines = run.stdout.splitlines()
+    *lines, verdict = run.stdout.splitlines()
     assert [line.split("  ")[0].split(" (")[0] for line in lines] == [
         "download 1 MB", "API answer of 2.5 GB, no Content-Length", "load a departmental file, "
         "real grid", "data update, real-size departmental file"]
-    assert all("ratio" in line for line in lines)
+    assert all(re.search(r"over imports \( *[\d.]+×\), .* over the warm-up \( *[\d.]+×\)",
+                         line) for line in lines)
     assert "refused" in lines[1] and "installed" in lines[3]
+    assert re.fullmatch(r"largest ratio over the warm-up: [\d.]+× \(.+\); target ≤ 2×: "
+                        r"(met|NOT met)", verdict)

@@ -81,6 +81,29 @@ def test_real_2025_values_match_an_independent_csv_reading(
         lines[picks[0]][0], lines[picks[0]][2], lines[picks[0]][3])
 
 
+@pytest.mark.parametrize("chunk", [401, 997, 18_179, 18_180, 100_000])
+def test_fast_reader_in_chunks_equals_the_exact_reader(
+    real_data_dir: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast reader tokenizes the file in chunks copied into columns allocated once: with
+    any chunk size (odd sizes, one row short of the file, the file, more) the table
+    is the exact reader's, cell for cell, and its text columns stay plain object columns."""
+    from oasis_mcp.data import parsing
+
+    raw = (real_data_dir / DEP_2025).read_bytes()
+    exact = parse_ssmsi_bytes(raw, DEP_2025).frame
+    monkeypatch.setattr(parsing, "CHUNK_ROWS", chunk)
+    fast = read_ssmsi_file(real_data_dir / DEP_2025).frame
+    assert list(fast.columns) == list(exact.columns) and len(fast) == len(exact)
+    for col in fast.columns:
+        if exact[col].dtype.kind in "iuf":
+            assert fast[col].dtype == exact[col].dtype, col
+            assert (fast[col].to_numpy() == exact[col].to_numpy()).all(), col
+        else:
+            assert fast[col].dtype == object, col
+            assert (fast[col].to_numpy() == exact[col].astype(object).to_numpy()).all(), col
+
+
 @pytest.mark.parametrize(
     ("name", "level", "rows", "areas"),
     [(DEP_2024, "department", 15_453, 101), (REG_2024, "region", 2_754, 18)],

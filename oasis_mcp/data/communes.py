@@ -1,9 +1,10 @@
 """The commune level: the communal file's table, the commune names, loaded lazily and shared.
 
-Nothing here is read until a commune is asked for: :func:`commune_level` loads the table (from the
-``.npz`` cache after the first parse, see :mod:`oasis_mcp.data.commune_file`) and the referential
-the first time, then returns the same object while the files are unchanged. Without a communal file
-it raises :class:`CommuneDataMissing` saying how to get it; the other levels never depend on it.
+Nothing here is read until a commune is asked for: :func:`commune_level` loads the table
+(memory-mapped from its cache after the first parse, see :mod:`oasis_mcp.data.commune_store`) and
+the referential the first time, then returns the same object while the files are unchanged.
+Without a communal file it raises :class:`CommuneDataMissing` saying how to get it; the other
+levels never depend on it.
 
 Double counting: Paris (75056), Lyon (69123) and Marseille (13055) are in the file both whole and
 by municipal arrondissement. Rankings and sums over a department use communes only (arrondissements

@@ -44,6 +44,8 @@ CODE_COLUMN: dict[FileLevel, str] = {"department": "Code_departement", "region":
 INTEGER_COLUMNS = ("annee", "nombre", "insee_pop", "insee_pop_millesime", "insee_log",
                    "insee_log_millesime")
 MIN_YEAR, MAX_YEAR = 2000, 2100
+CHUNK_ROWS = 5_000
+"""Rows the fast reader tokenizes at a time (the real departmental file has about 18,000)."""
 
 
 @dataclass(frozen=True)
@@ -148,22 +150,44 @@ def _read_clean_file(
     level = level or ("department" if "Code_departement" in header else "region")
     if any(col not in header for col in COLUMNS[level]) or len(header) != len(COLUMNS[level]):
         return None
-    dtypes: dict[str, str] = {col: "object" for col in header}
+    # Text columns are read as categories (a few distinct values: codes, labels, units), then
+    # turned into object columns whose cells all point at those few strings: one string object
+    # per distinct value, not one per cell (the table's peak memory stays near the file's size).
+    dtypes: dict[str, str] = {col: "category" for col in header}
     dtypes.update({col: "int64" for col in INTEGER_COLUMNS})
     dtypes["taux_pour_mille"] = "float64"
+    # In chunks of rows, each copied into columns allocated once for the whole file (its line
+    # count is known from the scan): pandas' tokenizer keeps a copy of every field of what it
+    # reads (about twice the text), and concatenating chunks would hold the table twice.
+    rows = scan.newlines - 1
+    if rows <= 0:
+        return None
+    columns = {col: np.empty(rows, dtype=object if dtypes[col] == "category" else dtypes[col])
+               for col in header}
+    done = 0
     try:
-        # low_memory=False: one pass of the tokenizer, no concatenation of partial columns.
-        table = pd.read_csv(path, sep=";", decimal=",", dtype=dtypes, encoding="utf-8-sig",
-                            keep_default_na=False, na_filter=False, low_memory=False)
+        for chunk in pd.read_csv(path, sep=";", decimal=",", dtype=dtypes, encoding="utf-8-sig",
+                                 keep_default_na=False, na_filter=False, chunksize=CHUNK_ROWS):
+            n = len(chunk)
+            if done + n > rows:
+                return None
+            for col in header:
+                values = chunk[col]
+                if dtypes[col] == "category":
+                    if values.isna().any() or (values.cat.categories == "").any():
+                        return None
+                    values = values.astype(object)
+                columns[col][done:done + n] = values.to_numpy()
+            done += n
+            del chunk
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
         return None
-    if table.empty or len(table) != scan.newlines - 1:
+    if done != rows:
         return None
-    for col in header:
-        if dtypes[col] == "object":
-            values = table[col].to_numpy()
-            if pd.isna(values).any() or (values == "").any():
-                return None
+    # object columns stay object (pandas 3 would infer its Arrow-backed str: another copy)
+    table = pd.DataFrame({col: pd.Series(values, dtype=values.dtype, copy=False)
+                          for col, values in columns.items()}, copy=False)
+    del columns
     table = table.rename(columns=_RENAME[level])  # labels only: the data is not copied
     if level == "region":
         table["region"] = table["area"]
