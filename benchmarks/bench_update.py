@@ -100,6 +100,18 @@ _LOAD = _HWM + textwrap.dedent("""
     print(base, warm, _hwm(), os.path.getsize(sys.argv[1]), len(parsed.frame))
 """)
 
+_DATASET = _HWM + textwrap.dedent("""
+    import os, sys
+    from oasis_mcp.data.dataset import load_dataset
+    import oasis_mcp.data.geography, oasis_mcp.data.indicators, pandas, numpy
+    base = _rss()
+    load_dataset(sys.argv[2])  # warm-up on a small edition
+    warm = _reset()
+    dataset = load_dataset(sys.argv[1])
+    size = max(p.stat().st_size for p in os.scandir(sys.argv[1]) if p.is_file())
+    print(base, warm, _hwm(), size, 'three-levels')
+""")
+
 _COMMUNE_PARSE = _HWM + textwrap.dedent("""
     import os, sys
     from pathlib import Path
@@ -309,6 +321,13 @@ def main() -> None:
             departmental_file(big, range(2000, 2101))
             ratios["load, largest"] = report("load a departmental file, 2000-2100 (largest)",
                                              run(_LOAD, str(big), str(warm)))
+        # what a server start loads: the edition (departments, regions and France built)
+        edition = d / "edition"
+        edition.mkdir()
+        departmental_file(edition / "donnee-dep-data.gouv-2025-geographie2025-produit-le"
+                          "2026-01-22.csv", range(2016, 2026))
+        ratios["server load"] = report("server start: an edition, real size (three levels)",
+                                       run(_DATASET, str(edition), str(warm.parent)))
         # `data update` end to end: download, validate, check against the installed edition
         # (so two files are parsed), install. First the real-size grid, then the largest one
         # over it. The warm-up installs a one-year file in another directory.
@@ -342,9 +361,16 @@ def main() -> None:
                 "data update with the communal file (1st install)",
                 run(_UPDATE, str(d / "data-communes"), str(warm), str(d / "warm-data-3"),
                     str(first), str(communal), cache=d / "cache-update"))
-    worst = max(ratios, key=lambda k: ratios[k])
-    print(f"largest ratio over the warm-up: {ratios[worst]:.2f}× ({worst}); target ≤ 2×: "
-          f"{'met' if ratios[worst] <= 2 else 'NOT met'}")
+    # The issue's measure: a file of the communal file's size; beside it, the departmental
+    # files alone (2-20 MB), where a fixed working set of a few MB weighs on the smallest.
+    groups = {"with the communal file": [k for k in ratios if "communes" in k],
+              "departmental files alone": [k for k in ratios if "communes" not in k]}
+    for label, keys in groups.items():
+        if not keys:
+            continue
+        worst = max(keys, key=lambda k: ratios[k])
+        print(f"largest ratio over the warm-up, {label}: {ratios[worst]:.2f}× ({worst}); "
+              f"target ≤ 2×: {'met' if ratios[worst] <= 2 else 'NOT met'}")
 
 
 def _gunzipped_size(path: Path) -> int:
