@@ -23,7 +23,8 @@ from oasis_mcp.data.coverage import FIRST_YEAR
 from oasis_mcp.data.dataset import Dataset
 from oasis_mcp.data.geography import Area
 from oasis_mcp.data.indicators import GENERAL_CAVEATS as INDICATOR_GENERAL_CAVEATS
-from oasis_mcp.data.indicators import SUMS_ARE_UPPER_BOUNDS
+from oasis_mcp.data.indicators import SUMS_ARE_UPPER_BOUNDS, indicator_by_label
+from oasis_mcp.data.indicators import resolution_notes as indicator_notes
 from oasis_mcp.errors import OasisError
 from oasis_mcp.schemas import (
     AreaInfo,
@@ -351,7 +352,7 @@ def get_history(
         edition=idx.edition,
         caveats=_caveats(idx, label, level, s),
         source=SOURCE,
-        warnings=geography.resolution_notes(area, found),
+        warnings=[*geography.resolution_notes(area, found), *_indicator_notes(indicator, label)],
     )
 
 
@@ -500,7 +501,14 @@ def forecast(
     label = idx.indicator(indicator)
     key = ("forecast", level, found.code, label, horizon, id(art))
     result = idx.memo(key, lambda: _forecast(idx, art, found, label, level, horizon), owner=art)
-    return _with_warnings(result, geography.resolution_notes(area, found))
+    return _with_warnings(result, [*geography.resolution_notes(area, found),
+                                   *_indicator_notes(indicator, label)])
+
+
+def _indicator_notes(query: str, label: str) -> list[str]:
+    """How the indicator was read, when only part of its name was given ("cambriol")."""
+    found = indicator_by_label(label)
+    return indicator_notes(query, found) if found is not None else []
 
 
 def _with_warnings(result: ForecastResult, notes: list[str]) -> ForecastResult:
@@ -589,13 +597,15 @@ def compare(
             )
     key = ("compare", level, label, year, measure, id(art))
     full = idx.memo(key, lambda: _ranking(idx, art, label, year, level, measure), owner=art)
+    read_as = _indicator_notes(indicator, label)
     if not areas:
-        return full
+        return full.model_copy(update={"warnings": [*read_as, *full.warnings]}) if read_as \
+            else full
     found = [(q, idx.area(q, level)) for q in areas]
     wanted = {a.code for _, a in found}
     notes = [n for q, a in found for n in geography.resolution_notes(q, a)]
     return full.model_copy(update={"ranking": [r for r in full.ranking if r.code in wanted],
-                                   "warnings": [*notes, *full.warnings]})
+                                   "warnings": [*read_as, *notes, *full.warnings]})
 
 
 def _ranking(

@@ -21,6 +21,7 @@ from oasis_mcp.data import geography
 from oasis_mcp.data.commune_file import ABSENT, WITHHELD
 from oasis_mcp.data.commune_names import Commune, _key
 from oasis_mcp.data.communes import DOUBLE_COUNTING_NOTE, CommuneLevel
+from oasis_mcp.data.indicators import resolution_notes as indicator_notes
 from oasis_mcp.data.indicators import resolve_indicator
 from oasis_mcp.data.lookup import shown
 from oasis_mcp.errors import LookupFailed
@@ -81,7 +82,9 @@ def _resolve(level: CommuneLevel, query: str) -> tuple[Commune, tuple[str, ...]]
     return hit[1], hit[2]
 
 
-def _indicator(idx: DataIndex, level: CommuneLevel, query: str) -> tuple[str, IndicatorRef]:
+def _indicator(idx: DataIndex, level: CommuneLevel, query: str
+               ) -> tuple[str, IndicatorRef, list[str]]:
+    """The official label, its reference and how the query was read (partial names)."""
     labels = level.table.indicators
     try:
         ind = resolve_indicator(query, labels=labels)
@@ -99,7 +102,7 @@ def _indicator(idx: DataIndex, level: CommuneLevel, query: str) -> tuple[str, In
     ref = idx.indicator_refs.get(ind.label_fr) or IndicatorRef(
         slug=ind.slug, label_fr=ind.label_fr, label_en=ind.label_en, unit=ind.unit,
         denominator=str(ind.denominator))
-    return ind.label_fr, ref
+    return ind.label_fr, ref, indicator_notes(query, ind)
 
 
 def _ref(c: Commune) -> AreaRef:
@@ -158,13 +161,13 @@ def get_history(idx: DataIndex, level: CommuneLevel, area: str, indicator: str,
     if start > end:
         raise QueryError(f"start_year ({start}) is after end_year ({end}).")
     commune, notes = _resolve(level, area)
-    label, ref = _indicator(idx, level, indicator)
+    label, ref, read_as = _indicator(idx, level, indicator)
     row = t.position[commune.code]
     points, withheld, absent = _series(level, row, label)
     points = [p for p in points if start <= p.year <= end]
     withheld = [w for w in withheld if start <= w[0] <= end]
     absent = [y for y in absent if start <= y <= end]
-    warnings = [*notes, _where(commune, level)]
+    warnings = [*notes, *read_as, _where(commune, level)]
     n_years = end - start + 1
     if withheld:
         years = ", ".join(str(w[0]) for w in withheld)
@@ -236,7 +239,7 @@ def compare(idx: DataIndex, level: CommuneLevel, indicator: str, year: int | Non
                  "(level='department') for future years." if year > t.last_year else "")
         raise QueryError(f"year {year} is outside the years of the communal file "
                          f"{t.first_year}–{t.last_year}.{extra}")
-    label, ref = _indicator(idx, level, indicator)
+    label, ref, read_as = _indicator(idx, level, indicator)
     rows, scope, notes = _scope(level, within)
     if min_population is None:
         min_population = 0 if measure == "count" else DEFAULT_MIN_POPULATION
@@ -300,7 +303,7 @@ def compare(idx: DataIndex, level: CommuneLevel, indicator: str, year: int | Non
     count_ranking = ranking(published, "count") if measure != "count" else None
     published_sum = int(counts[published].sum())
     coverage, total = _coverage(idx, scope, label, year, published_sum)
-    warnings = [*notes]
+    warnings = [*read_as, *notes]
     warnings.append(
         f"{int(ranked_mask.sum())} of {len(rows)} communes of {scope.name} ranked"
         + (f" (population ≥ {min_population:,}; pass min_population to change it)"
@@ -466,7 +469,7 @@ def forecast(idx: DataIndex, art: Artifacts | None, level: CommuneLevel, area: s
              indicator: str, horizon: int) -> ForecastResult:
     t = level.table
     commune, notes = _resolve(level, area)
-    label, ref = _indicator(idx, level, indicator)
+    label, ref, read_as = _indicator(idx, level, indicator)
     row = t.position[commune.code]
     points, withheld, absent = _series(level, row, label)
     dep = commune.department
@@ -515,7 +518,7 @@ def forecast(idx: DataIndex, art: Artifacts | None, level: CommuneLevel, area: s
         name="moving-average-3 (commune, run-time backtest)", level="commune", backtested=True,
         ratio_to_naive=round(result["ratio"], 4), mase=round(result["mase"], 4),
         indicator_n_backtest=int(result["n"]))
-    warnings = [*notes, _where(commune, level),
+    warnings = [*notes, *read_as, _where(commune, level),
                 f"Commune forecast: the mean of the last 3 years, with intervals from the "
                 f"{int(result['n'])} errors of a rolling-origin backtest on this series (it beat "
                 f"naive, MAE ratio {result['ratio']:.2f}). So few errors make the intervals "

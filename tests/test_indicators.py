@@ -20,8 +20,10 @@ from oasis_mcp.data.indicators import (
     catalog,
     edition_of_labels,
     indicator_by_label,
+    resolution_notes,
     resolve_indicator,
 )
+from oasis_mcp.data.lookup import stem
 from oasis_mcp.errors import AmbiguousNameError, LookupFailed, UnknownNameError
 from oasis_mcp.text import fold
 
@@ -534,3 +536,50 @@ def test_the_allow_list_is_needed() -> None:
     for word, slug in RESOLVE_ELSEWHERE.items():
         owners = {o for ed, w, os in ALIAS_WORDS if w == word for o in os}
         assert owners and slug not in owners, word
+
+
+# -- how a partial name was read (never a silent substitution) ------------------------------------
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_full_names_slugs_and_aliases_get_no_note(edition: str) -> None:
+    for ind in catalog(edition):
+        for name in (ind.slug, ind.label_fr, ind.label_en, ind.label_fr.upper()):
+            assert resolve_indicator(name, labels=[i.label_fr for i in catalog(edition)]) == ind
+            assert resolution_notes(name, ind) == [], name
+    for alias in ("cambriolages", "burglaries", "vols de vehicules", "escroqueries"):
+        assert resolution_notes(alias, resolve_indicator(alias)) == [], alias
+
+
+@pytest.mark.parametrize(("query", "slug", "how"), [
+    ("cambriol", "burglary", "whose name starts with 'cambriol'"),
+    ("sexuelles", "sexual-violence", "whose name contains it"),
+])
+def test_a_partial_name_says_how_it_was_read(query: str, slug: str, how: str) -> None:
+    ind = resolve_indicator(query)
+    assert ind.slug == slug
+    (note,) = resolution_notes(query, ind)
+    assert f"'{query}' was read as '{ind.label_fr}'" in note and how in note
+    assert f"the slug ('{slug}')" in note
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(CATALOG_2025), st.integers(min_value=3, max_value=40))
+def test_every_prefix_that_resolves_is_said(ind: Indicator, cut: int) -> None:
+    """A cut label either fails (unknown or ambiguous, with candidates) or resolves; when it
+    resolves to an indicator whose full name it is not, the answer's note says so."""
+    query = ind.label_fr[:cut]
+    try:
+        found = resolve_indicator(query)
+    except LookupFailed:
+        return
+    notes = resolution_notes(query, found)
+
+    def plain(text: str) -> str:  # folded, plurals aside
+        return " ".join(stem(w) for w in fold(text).replace("-", " ").split())
+
+    names = {plain(n) for n in (found.slug, found.label_fr, found.label_en, *found.aliases)}
+    if notes == []:  # no note: the query is a whole name or alias of it (plurals aside)
+        assert plain(query) in names, query
+    else:
+        assert plain(query) not in names and f"'{found.label_fr}'" in notes[0]

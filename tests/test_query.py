@@ -450,3 +450,20 @@ def test_index_values_are_finite_or_none(idx: DataIndex) -> None:
 
 def test_errors_are_oasis_errors() -> None:
     assert issubclass(QueryError, OasisError) and issubclass(ArtifactsError, OasisError)
+
+
+def test_a_partial_indicator_name_is_said_in_every_answer(idx: DataIndex, art: Artifacts) -> None:
+    """'cambriol' is read as burglaries, and each answer says so first; the full name or an
+    alias gets no such note."""
+    said = "'cambriol' was read as 'Cambriolages de logement'"
+    history = query.get_history(idx, "Bretagne", "cambriol")
+    forecast = query.forecast(idx, art, "Bretagne", "cambriol", "region", horizon=1)
+    ranking = query.compare(idx, _no_artifacts, "cambriol")
+    some = query.compare(idx, _no_artifacts, "cambriol", areas=["Bretagne"])
+    for result in (history, forecast, ranking, some):
+        assert result.warnings[0].startswith(said), result.warnings
+        assert result.indicator.slug == "burglary"
+    assert history.points == query.get_history(idx, "Bretagne", "burglary").points
+    for name in ("burglary", "cambriolages", "Cambriolages de logement"):
+        warnings = query.get_history(idx, "Bretagne", name).warnings
+        assert not any("was read as" in w for w in warnings), name

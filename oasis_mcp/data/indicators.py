@@ -32,7 +32,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, get_args
 
-from oasis_mcp.data.lookup import NameMatcher, Tier, check_query, shown, unknown_error
+from oasis_mcp.data.lookup import (
+    NameMatcher,
+    Tier,
+    check_query,
+    partial_match_note,
+    shown,
+    unknown_error,
+)
 from oasis_mcp.errors import LookupFailed, UnknownNameError
 
 Edition = Literal["2025", "2024"]
@@ -397,6 +404,25 @@ def resolve_indicator(query: str, labels: Collection[str] | None = None) -> Indi
             [_describe(ind)],
         )
     return ind
+
+
+def resolution_notes(query: object, indicator: Indicator) -> list[str]:
+    """The warning owed when ``query`` resolved to ``indicator`` through part of its name only:
+    a prefix ("cambriol") or some of its words ("sexuelles"), which may have meant another
+    indicator. Exact names, slugs, aliases and plurals give none."""
+    if not isinstance(query, str):
+        return []
+    try:
+        folded = check_query(query, "indicator")
+    except LookupFailed:
+        return []
+    edition = next((ed for ed in EDITIONS if indicator in _CATALOGS[ed]), LATEST_EDITION)
+    found = _MATCHERS[edition].match_folded(folded)
+    if found is None or found.tier <= Tier.INFLECTED or indicator not in found.keys:
+        return []
+    note = partial_match_note(query, f"'{indicator.label_fr}'", "indicator", found.tier,
+                              exact=f"the full label or the slug ('{indicator.slug}')")
+    return [note] if note else []
 
 
 # -- Helpers -------------------------------------------------------------------------------------

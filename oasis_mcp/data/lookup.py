@@ -77,7 +77,8 @@ def shown(query: str, limit: int = 60) -> str:
 
 
 def partial_match_note(
-    query: str, name: str, kind: str, tier: Tier, part: str | None = None
+    query: str, name: str, kind: str, tier: Tier, part: str | None = None,
+    exact: str = "the full name or the code",
 ) -> str | None:
     """The warning owed when ``query`` named ``name`` only partly: a prefix ("Bret" for Bretagne)
     or some of its words ("Azur"); ``part`` is the piece that matched when not the whole query
@@ -90,7 +91,7 @@ def partial_match_note(
         how = f"the only {kind} whose name contains {'these words' if ' ' in piece else 'it'}"
     else:
         return None
-    return f"'{shown(query)}' was read as {name}, {how}; give the full name or the code to be sure."
+    return f"'{shown(query)}' was read as {name}, {how}; give {exact} to be sure."
 
 
 def check_query(query: object, kind: str, hint: str = "") -> str:
