@@ -115,6 +115,11 @@ def test_cache_round_trip(current: Generated, cache_env: Path) -> None:
     assert len(entries) == 1 and first.store_dir == entries[0]
     # plain arrays and JSON: every array loads with pickle refused; nothing is staged any more
     assert (entries[0] / "meta.json").is_file()
+    # readable by another account, as the umask allows (the staging directory was 0700)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert entries[0].stat().st_mode & 0o777 == 0o777 & ~umask
+    assert all(p.stat().st_mode & 0o777 == 0o666 & ~umask for p in entries[0].iterdir())
     for key in TABLE_ARRAYS:
         np.load(entries[0] / f"{key}.npy", allow_pickle=False)
     assert not list((cache_env / "communes").glob(".staging-*"))

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from oasis_mcp import config
+from oasis_mcp.data.manifest import current_umask
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,9 @@ def is_staging(directory: Path) -> bool:
 def commit(staging: Path, entry: Path, source: Path) -> None:
     """Rename a complete staging directory to the cache entry of ``source`` (replacing an
     older one), then remove what is out of date. Raises OSError when the rename fails."""
+    # mkdtemp made it 0700: give it the umask's mode, like every file an update installs, so
+    # that a cache shared by the account that updates and the one that serves can be read
+    os.chmod(staging, 0o777 & ~current_umask())
     if entry.exists():
         shutil.rmtree(entry, ignore_errors=True)
     os.replace(staging, entry)
