@@ -225,6 +225,8 @@ def _save_cache(names: CommuneNames, cache: Path) -> None:
     import os
     import tempfile
 
+    from oasis_mcp.data.manifest import public_mode
+
     communes = list(names.by_code.values())
     rows = [[c.code, c.name, c.department, c.kind, c.parent, " ".join(c.postal_codes),
              c.population] for c in communes]
@@ -234,6 +236,7 @@ def _save_cache(names: CommuneNames, cache: Path) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump({"source": names.source, "rows": rows,
                        "keys": _keys([c.name for c in communes])}, fh, ensure_ascii=False)
+        os.chmod(tmp, public_mode())  # mkstemp made it 0600: readable like the installed files
         os.replace(tmp, cache)
     except OSError as exc:
         log.warning("could not write the commune names cache %s (%s)", cache, exc)
