@@ -54,9 +54,10 @@ def test_bench_update_quick_reports_every_case(tmp_path: Path) -> None:
     *lines, verdict = run.stdout.splitlines()
     assert [line.split("  ")[0].split(" (")[0] for line in lines] == [
         "download 1 MB", "API answer of 2.5 GB, no Content-Length", "load a departmental file, "
-        "real grid", "data update, real-size departmental file"]
+        "real grid", "server start: an edition, real size", "data update, real-size "
+        "departmental file"]
     assert all(re.search(r"over imports \( *[\d.]+×\), .* over the warm-up \( *[\d.]+×\)",
                          line) for line in lines)
-    assert "refused" in lines[1] and "installed" in lines[3]
+    assert "refused" in lines[1] and "three-levels" in lines[3] and "installed" in lines[4]
     assert re.fullmatch(r"largest ratio over the warm-up, departmental files alone: [\d.]+× "
                         r"\(.+\); target ≤ 2×: (met|NOT met)", verdict)
