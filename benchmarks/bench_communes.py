@@ -6,8 +6,8 @@ from the real departmental file and commune referential: every commune of the re
 2025 layout. Then prints, measured side by side in one run:
 
 1. the time the commune level adds to the first query of another level (must be ≤ 1 s: lazy);
-2. the commune index build time: first parse of the CSV, and later starts from the .npz cache
-   (≤ 5 s);
+2. the commune index build time: first parse of the CSV, and later starts from the cache
+   (memory-mapped .npy files; ≤ 5 s);
 3. the peak RSS of the whole server after department and commune queries (≤ 1 GiB);
 4. commune get_history p50 vs department get_history p50, in process (≤ 2×);
 5. stdio cold start with the communal file present vs a bare MCPServer (≤ 1.3×), reusing
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   first parse of the csv.gz      {first['build_s']:.2f} s   "
               f"({first['build_s'] / bare_read['bare_s']:.2f} × the bare read; validated, "
               f"then cached; peak RSS of that process {first['hwm_kib'] / 1024:.0f} MiB)")
-        print(f"   later starts (.npz cache)       {min(cached):.2f} s   target ≤ "
+        print(f"   later starts (mapped cache)     {min(cached):.2f} s   target ≤ "
               f"{TARGETS['build_s']} s   {verdict(min(cached) / TARGETS['build_s'], 1.0)}"
               f"   (first parse: {verdict(first['build_s'] / TARGETS['build_s'], 1.0)})")
 
