@@ -333,13 +333,12 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
             "horizons": protocol.horizons, "headline_horizons": list(HEADLINE_HORIZONS),
             "target": "count",
             "mase_scale": "in-sample MAE of one-step naive up to the cutoff, per series",
-            "intervals": "grouped conformal on |error| / s, s = sqrt(local² + (0.5 × y[t] × "
+            "intervals": "grouped conformal on |error| / s, s = sqrt(local² + (0.6 × y[t] × "
                          "σ_nat)²), local = mean |year-on-year change − their mean| (floored by "
                          "sqrt(y[t] + 1)) + 0.05 y[t], σ_nat = std of the indicator's national "
                          "log-changes up to the cutoff (the change into 2020 left out); one "
-                         "quantile per (level, indicator, horizon) shrunk toward the indicator's "
-                         "quantile pooled over levels (weight n / (n + 10)), itself shrunk "
-                         "toward the horizon's quantile over all indicators (n / (n + 40)); "
+                         "quantile per (indicator, horizon), pooled over the levels, shrunk "
+                         "toward the horizon's quantile over all indicators (weight n / (n + 10)); "
                          "calibrated only on outcomes observed by the cutoff, never on the 2020 "
                          "(lockdown) outcomes nor on forecasts made from fewer than 3 years",
             "selection": "nested: the forecasts of each cutoff come from the candidate (and the "

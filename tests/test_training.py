@@ -383,6 +383,21 @@ def test_grouped_intervals_widen_the_indicator_that_missed_before() -> None:
     assert np.isinf(out["hi_80"][frame["cutoff"] == 2017]).all()  # nothing known yet
 
 
+def test_grouped_quantiles_pool_the_levels_of_an_indicator() -> None:
+    """One quantile per (indicator, horizon) over every level: the two country residuals of an
+    indicator do not set a width of their own, the regions' many residuals decide it."""
+    from oasis_training.calibration import group_quantiles
+
+    rng = np.random.default_rng(4)
+    n = 400
+    level = np.r_[np.full(n, "region"), ["country", "country"]]
+    ind = np.full(n + 2, "x")
+    score = np.r_[np.abs(rng.standard_normal(n)), 50.0, 60.0]
+    q = group_quantiles(level, ind, np.ones(n + 2, int), score, [1, 2], 0.2)
+    assert q[("country", "x", 1)] == q[("region", "x", 1)] < 2.0
+    assert q[("country", "x", 2)] == pytest.approx(q[("country", "x", 1)] * np.sqrt(2))
+
+
 def test_forecasts_from_two_years_of_history_never_calibrate() -> None:
     """The first calibration-only cutoff (2 years known) is scored but sets no width: its huge
     misses leave the later intervals as narrow as the other residuals say."""
@@ -423,7 +438,7 @@ def test_national_volatility_leaves_out_the_lockdown_change_and_sees_a_break() -
 
 
 def test_calibration_scale_trend_is_not_noise_and_a_national_break_widens() -> None:
-    from oasis_training.calibration import calibration_scale, volatility_scale
+    from oasis_training.calibration import NATIONAL_WEIGHT, calibration_scale, volatility_scale
 
     years = np.arange(2016, 2024)
     trend = 1000.0 + 100.0 * np.arange(8)  # the local series: a straight line
@@ -435,5 +450,5 @@ def test_calibration_scale_trend_is_not_noise_and_a_national_break_widens() -> N
     assert s[0] == pytest.approx(local)
     assert s[0] < volatility_scale(hist)[0]  # the old scale counted the trend as volatility
     nat = np.delete(np.diff(np.log1p(broken)), 3).std(ddof=1)  # without the change into 2020
-    assert s[1] == pytest.approx(np.sqrt(local ** 2 + (0.5 * trend[-1] * nat) ** 2))
+    assert s[1] == pytest.approx(np.sqrt(local ** 2 + (NATIONAL_WEIGHT * trend[-1] * nat) ** 2))
     assert s[1] > 1.3 * s[0]
