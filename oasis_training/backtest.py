@@ -17,7 +17,11 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from oasis_training.calibration import sequential_group_intervals, volatility_scale
+from oasis_training.calibration import (
+    calibration_scale,
+    sequential_group_intervals,
+    volatility_scale,
+)
 from oasis_training.data import Panel
 from oasis_training.intervals import interval_scale, sequential_intervals
 from oasis_training.metrics import coverage, mae, mase, msis, naive_scale, pooled_r2, rmse, smape
@@ -95,6 +99,9 @@ def run_candidate(
                 "scale": scale, "iscale": interval_scale(panel.y[:, ci]),
                 "den": panel.den[:, ci + h],
                 "vscale": volatility_scale(panel.y[:, : ci + 1]),
+                "cscale": calibration_scale(panel.y[:, : ci + 1], panel.national[:, : ci + 1],
+                                            years[: ci + 1]),
+                "history": ci + 1,
                 "calib": (panel.y[:, : ci + 1] > 0).sum(axis=1) >= MIN_STARTED_YEARS,
             }))
     records = pd.concat(parts, ignore_index=True)
@@ -190,7 +197,7 @@ def zero_scale_series(records: pd.DataFrame, protocol: Protocol) -> int:
 def combine(name: str, members: list[CandidateResult], complexity: int = 8) -> CandidateResult:
     """Equal-weight combination (geometric mean of count + 1) of several candidates' forecasts."""
     cols = ["series", "cutoff", "year", "horizon", "y_true", "scale", "iscale", "den", "vscale",
-            "calib"]
+            "cscale", "history", "calib"]
     base = members[0].records[cols]
     logs = np.mean([np.log1p(m.records["y_pred"].to_numpy(float)) for m in members], axis=0)
     records = base.assign(y_pred=np.expm1(logs))

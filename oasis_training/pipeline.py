@@ -37,7 +37,12 @@ from oasis_training.backtest import (
     score,
     zero_scale_series,
 )
-from oasis_training.calibration import final_group_quantiles, volatility_scale, widths
+from oasis_training.calibration import (
+    calibration_scale,
+    final_group_quantiles,
+    volatility_scale,
+    widths,
+)
 from oasis_training.candidates import (
     COMBINATIONS,
     all_candidates,
@@ -328,12 +333,14 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
             "horizons": protocol.horizons, "headline_horizons": list(HEADLINE_HORIZONS),
             "target": "count",
             "mase_scale": "in-sample MAE of one-step naive up to the cutoff, per series",
-            "intervals": "grouped conformal on |error| / s, s = max(0.5 × mean |year-on-year "
-                         "change| up to the cutoff + 0.05 y[t], sqrt(y[t] + 1)), one quantile "
-                         "per (level, "
-                         "indicator, horizon) shrunk toward the indicator's quantile pooled over "
-                         "levels (weight n / (n + 40)); calibrated only on outcomes observed "
-                         "by the cutoff, never on the 2020 (lockdown) outcomes",
+            "intervals": "grouped conformal on |error| / s, s = sqrt(local² + (0.6 × y[t] × "
+                         "σ_nat)²), local = mean |year-on-year change − their mean| (floored by "
+                         "sqrt(y[t] + 1)) + 0.05 y[t], σ_nat = std of the indicator's national "
+                         "log-changes up to the cutoff (the change into 2020 left out); one "
+                         "quantile per (indicator, horizon), pooled over the levels, shrunk "
+                         "toward the horizon's quantile over all indicators (weight n / (n + 10)); "
+                         "calibrated only on outcomes observed by the cutoff, never on the 2020 "
+                         "(lockdown) outcomes nor on forecasts made from fewer than 3 years",
             "selection": "nested: the forecasts of each cutoff come from the candidate (and the "
                          "reconciliation method) with the lowest MASE on the outcomes known at "
                          "that cutoff; the published model is chosen the same way at the last "
@@ -424,6 +431,8 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
         model_files += export_models(out, level, finals[level], models)
     hz = list(horizons)
     vscale = {lv: volatility_scale(panels[lv].y) for lv in levels}
+    cscale = {lv: calibration_scale(panels[lv].y, panels[lv].national, panels[lv].years)
+              for lv in levels}
     if hierarchy is not None and published_records is not None:
         stacked = np.vstack([points[lv] for lv in LEVEL_ORDER])
         lv_arr = np.concatenate([np.full(panels[lv].n_series, lv) for lv in LEVEL_ORDER])
@@ -448,7 +457,7 @@ def run(cfg: TrainConfig, progress: Progress = print) -> dict[str, Any]:
     forecasts: dict[str, pd.DataFrame] = {}
     for lv in levels:
         p = panels[lv]
-        w = {k: widths(quantiles[k], lv, p.indicators, hz, vscale[lv]) for k in ("80", "95")}
+        w = {k: widths(quantiles[k], lv, p.indicators, hz, cscale[lv]) for k in ("80", "95")}
         rev = (revisions.get("levels") or {}).get(lv)
         if rev:  # the last observed value is provisional: its revision joins the h = 1 width
             last = np.clip(p.y[:, -1], 0, None)

@@ -101,7 +101,7 @@ async def test_indicator_figures_match_the_backtest_file(
     assert model["coverage_80"] == pytest.approx(level_metrics["coverage_80"], abs=1e-4)
 
 
-@pytest.mark.parametrize("level", ["region", "department"])
+@pytest.mark.parametrize("level", ["region"])  # department: none is too narrow now (below)
 async def test_too_narrow_intervals_are_flagged(
     edition_2025_dir: Path, metrics: dict[str, Any], level: str
 ) -> None:
@@ -119,6 +119,22 @@ async def test_too_narrow_intervals_are_flagged(
     vandalism = await forecast(ARTIFACTS, edition_2025_dir, level, "vandalism")
     assert vandalism["model"]["indicator_coverage_80"] >= 0.65
     assert not [w for w in vandalism["warnings"] if "too narrow" in w]
+
+
+async def test_an_indicator_above_the_floors_is_not_flagged(
+    edition_2025_dir: Path, metrics: dict[str, Any]
+) -> None:
+    """At department level even the worst-covered indicator (total drug use) held at least 65 % /
+    85 % of outcomes in the backtest: no 'too narrow' warning."""
+    from oasis_mcp.data.indicators import indicator_by_label
+
+    figures = metrics["levels"]["department"]["champion_by_indicator"]
+    worst = min(figures, key=lambda label: figures[label]["coverage_80"])
+    assert figures[worst]["coverage_80"] >= 0.65 and figures[worst]["coverage_95"] >= 0.85
+    fc = await forecast(ARTIFACTS, edition_2025_dir, "department", indicator_by_label(worst).slug)
+    assert fc["model"]["indicator_coverage_80"] == pytest.approx(figures[worst]["coverage_80"],
+                                                                 abs=1e-4)
+    assert not [w for w in fc["warnings"] if "too narrow" in w]
 
 
 def copy_without(dst: Path, backtest: bytes | None, keep_exported: bool) -> Path:

@@ -370,8 +370,9 @@ def test_grouped_intervals_widen_the_indicator_that_missed_before() -> None:
     frame = pd.DataFrame({
         "level": "region", "indicator": np.where(np.arange(n) % 2, "wild", "calm"),
         "cutoff": np.repeat([2017, 2018, 2019, 2020], n // 4), "horizon": 1,
-        "y_pred": 100.0, "vscale": 1.0, "calib": True,
+        "y_pred": 100.0, "cscale": 1.0, "calib": True,
     })
+    frame["history"] = frame["cutoff"] - 2013  # every forecast from >= 4 years
     noise = np.where(frame["indicator"] == "wild", 20.0, 1.0) * rng.standard_normal(n)
     frame["y_true"] = 100.0 + noise
     out = sequential_group_intervals(frame)
@@ -380,3 +381,74 @@ def test_grouped_intervals_widen_the_indicator_that_missed_before() -> None:
     narrow = (out["hi_80"] - out["lo_80"])[last & (frame["indicator"] == "calm")].mean()
     assert wide > 5 * narrow
     assert np.isinf(out["hi_80"][frame["cutoff"] == 2017]).all()  # nothing known yet
+
+
+def test_grouped_quantiles_pool_the_levels_of_an_indicator() -> None:
+    """One quantile per (indicator, horizon) over every level: the two country residuals of an
+    indicator do not set a width of their own, the regions' many residuals decide it."""
+    from oasis_training.calibration import group_quantiles
+
+    rng = np.random.default_rng(4)
+    n = 400
+    level = np.r_[np.full(n, "region"), ["country", "country"]]
+    ind = np.full(n + 2, "x")
+    score = np.r_[np.abs(rng.standard_normal(n)), 50.0, 60.0]
+    q = group_quantiles(level, ind, np.ones(n + 2, int), score, [1, 2], 0.2)
+    assert q[("country", "x", 1)] == q[("region", "x", 1)] < 2.0
+    assert q[("country", "x", 2)] == pytest.approx(q[("country", "x", 1)] * np.sqrt(2))
+
+
+def test_forecasts_from_two_years_of_history_never_calibrate() -> None:
+    """The first calibration-only cutoff (2 years known) is scored but sets no width: its huge
+    misses leave the later intervals as narrow as the other residuals say."""
+    from oasis_training.calibration import MIN_CALIB_HISTORY, sequential_group_intervals
+
+    n = 300
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({
+        "level": "region", "indicator": "x", "cutoff": np.repeat([2017, 2018, 2019], n // 3),
+        "horizon": 1, "y_pred": 100.0, "cscale": 1.0, "calib": True,
+    })
+    frame["history"] = frame["cutoff"] - 2015
+    assert MIN_CALIB_HISTORY == 3
+    frame["y_true"] = 100.0 + np.where(frame["cutoff"] == 2017, 50.0, 1.0) * rng.standard_normal(n)
+    out = sequential_group_intervals(frame)
+    at_2019 = (out["hi_95"] - frame["y_pred"].to_numpy())[frame["cutoff"] == 2019]
+    assert np.all(at_2019 < 5)  # from the 2018 residuals (sd 1), not 2017's (sd 50)
+    frame["history"] = frame["cutoff"] - 2014  # now 2017 had 3 years: it calibrates
+    wide = (sequential_group_intervals(frame)["hi_95"] - frame["y_pred"].to_numpy())[
+        frame["cutoff"] == 2019]
+    assert np.all(wide > 20)
+
+
+def test_national_volatility_leaves_out_the_lockdown_change_and_sees_a_break() -> None:
+    from oasis_training.calibration import national_volatility
+
+    years = np.arange(2016, 2022)
+    steady = 1000 * 1.1 ** np.arange(6)  # +10 % a year
+    lockdown = steady.copy()
+    lockdown[4] *= 0.7  # 2020 drop, then back on the trend in 2021
+    broken = np.r_[steady[:5], steady[4] * 1.5]  # +50 % in 2021 (a new fixed fine)
+    sig = national_volatility(np.vstack([steady, lockdown, broken]), years)
+    assert sig[0] == pytest.approx(0.0, abs=1e-4)  # log1p: not exactly constant
+    assert sig[1] > 0.1 and sig[2] > 0.1  # the 2021 rebound and the break count
+    # on the years up to 2020 the drop is the only irregular change: it is left out
+    assert national_volatility(lockdown[None, :5], years[:5])[0] == pytest.approx(0, abs=1e-4)
+    assert national_volatility(steady[None, :1], years[:1])[0] == 0.0
+
+
+def test_calibration_scale_trend_is_not_noise_and_a_national_break_widens() -> None:
+    from oasis_training.calibration import NATIONAL_WEIGHT, calibration_scale, volatility_scale
+
+    years = np.arange(2016, 2024)
+    trend = 1000.0 + 100.0 * np.arange(8)  # the local series: a straight line
+    calm = 1e5 * np.ones(8)
+    broken = np.r_[1e5 * np.ones(6), 1.4e5, 1.5e5]
+    hist = np.vstack([trend, trend])
+    s = calibration_scale(hist, np.vstack([calm, broken]), years)
+    local = np.sqrt(trend[-1] + 1) + 0.05 * trend[-1]  # no noise around the trend: the floor
+    assert s[0] == pytest.approx(local)
+    assert s[0] < volatility_scale(hist)[0]  # the old scale counted the trend as volatility
+    nat = np.delete(np.diff(np.log1p(broken)), 3).std(ddof=1)  # without the change into 2020
+    assert s[1] == pytest.approx(np.sqrt(local ** 2 + (NATIONAL_WEIGHT * trend[-1] * nat) ** 2))
+    assert s[1] > 1.3 * s[0]

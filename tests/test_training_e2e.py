@@ -170,10 +170,11 @@ def test_committed_intervals_pooled_coverage_is_on_target() -> None:
 
 
 @needs_data
-@pytest.mark.xfail(strict=True, reason="issue 10 target not reached yet: drug use (total), "
-                   "vehicle theft and accessories under-covered, intrafamily and sexual violence "
-                   "over-covered at region/department level (see the model card); strict, so "
-                   "this fails loudly once every indicator is inside the ranges")
+@pytest.mark.xfail(strict=True, reason="issue 10 target not reached yet: total drug use (region "
+                   "80 % and 95 %) and vehicle accessories theft (region 80 % and 95 %) "
+                   "under-covered, fraud "
+                   "over-covered at region and department level (see the model card); strict, "
+                   "so this fails loudly once every indicator is inside the ranges")
 def test_committed_intervals_are_calibrated_per_indicator() -> None:
     """Issue 10: every indicator's 80 % / 95 % backtest coverage at region and department level
     within 0.70-0.90 / 0.88-0.99 (the published model)."""
