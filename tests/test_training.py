@@ -270,13 +270,14 @@ def test_candidates_not_run_are_recorded_with_a_reason() -> None:
 
     assert per_series_names("region") == ("ets_damped", "prophet")
     assert candidates_not_run("region") == {}
-    assert set(candidates_not_run("department")) == {"prophet", "ets_damped", "random_forest",
-                                                     "gradient_boosting"}
-    assert all(candidates_not_run("department").values())
+    # only Prophet is left out, at department level (the issue allows it, with its reason)
+    assert set(candidates_not_run("department")) == {"prophet"}
+    assert "10-minute" in candidates_not_run("department")["prophet"]
     assert set(candidates_not_run("country", quick=True)) == {"ets_damped", "prophet"}
     names = [m.name for m in all_candidates(per_series=per_series_names("department"),
                                             slow_global=global_names("department"))]
-    assert "xgboost" in names and "prophet" not in names and "random_forest" not in names
+    assert {"xgboost", "ets_damped", "random_forest", "gradient_boosting"} <= set(names)
+    assert "prophet" not in names
     names = [m.name for m in all_candidates(per_series=per_series_names("region"),
                                             slow_global=global_names("region"))]
     assert {"ets_damped", "prophet", "random_forest", "shared_trend_phi1"} <= set(names)
