@@ -62,6 +62,13 @@ def _real_data_dir() -> Path:
     return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
 
 
+# The README's test command is `python -m pytest` with OASIS_DATA_DIR defaulting to
+# ../shared/data: export that default, as CI does, so that the servers, replicas and CLI runs the
+# tests start as subprocesses read the same files as the tests themselves.
+if "OASIS_DATA_DIR" not in os.environ and _real_data_dir().is_dir():
+    os.environ["OASIS_DATA_DIR"] = str(_real_data_dir())
+
+
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     """The directory of the real SSMSI files (skips the test when they are not there)."""
