@@ -147,7 +147,7 @@ def test_a_duplicate_in_a_later_block_names_both_lines(current: Generated, tmp_p
     bad = tmp_path / current.path.name.removesuffix(".gz")
     bad.write_text("\n".join([*lines[:-1], lines[5], ""]))
     monkeypatch.setattr(commune_store, "BLOCK_ROWS", 1_000)
-    staging = commune_file.staging_dir()
+    staging = commune_store.new_staging_dir()
     assert staging is not None
     with pytest.raises(DataFileError, match=rf"duplicate rows .*\(lines 6, {len(lines)}\)"):
         parse_commune_file(bad, store_dir=staging)

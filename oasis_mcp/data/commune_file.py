@@ -216,8 +216,7 @@ def read_commune_file(path: Path, use_cache: bool = True) -> CommuneTable:
     table = parse_commune_file(path, store_dir=staging)
     if entry is not None and staging is not None:
         try:
-            _write_meta(table, staging, path)
-            store.commit(staging, entry, path)
+            _commit(table, staging, path, entry)
         except OSError as exc:  # a cache that cannot be renamed is no reason to fail
             log.warning("could not write the commune cache %s (%s)", entry, exc)
             return _in_memory(table, staging)
@@ -234,43 +233,28 @@ def cache_is_warm(path: Path) -> bool:
     return (entry / store.META_NAME).is_file()
 
 
-def staging_dir() -> Path | None:
-    """A staging directory for :func:`parse_commune_file` whose result :func:`warm_cache` will
-    make the cache of the installed file (None when the cache is not writable)."""
-    return store.new_staging_dir()
-
-
 def warm_cache(path: Path, table: CommuneTable) -> None:
     """Make the cache entry of ``path`` from a table already parsed from the same bytes (e.g.
     from the temp file of a download, validated before it was renamed to ``path``), so that
-    :func:`read_commune_file` never parses it again: its staging directory is renamed into
-    place (or, for a table held in memory, its arrays are written)."""
+    :func:`read_commune_file` never parses it again: its staging directory (see
+    :func:`parse_commune_file`) is renamed into place, or, for a table held in memory, its
+    arrays are written."""
     if table.name != path.name:
         raise ValueError(f"the table is of {table.name}, not of {path.name}")
     entry = store.cache_entry(path, path.stat())
     if table.store_dir is not None and store.is_staging(table.store_dir):
-        _write_meta(table, table.store_dir, path)
-        store.commit(table.store_dir, entry, path)
+        _commit(table, table.store_dir, path, entry)
         return
     staging = store.new_staging_dir()
     if staging is None:
         return
     try:
-        for key in _DENSE:
+        for key in (*_DENSE, *_SMALL):
             store.save_array(staging, key, getattr(table, key))
-        for key in _SMALL:
-            store.save_array(staging, key, getattr(table, key))
-        _write_meta(table, staging, path)
-        store.commit(staging, entry, path)
+        _commit(table, staging, path, entry)
     except OSError:
         store.discard(staging)
         raise
-
-
-def discard_staging(table: CommuneTable | None) -> None:
-    """Remove the staging directory of a table that :func:`warm_cache` did not take."""
-    if table is not None and table.store_dir is not None:
-        store.discard(table.store_dir)
 
 
 #: Per-row columns spilled to disk during the first pass, and their types.
@@ -298,8 +282,9 @@ def parse_commune_file(path: Path, name: str | None = None,
 
     Memory stays bounded (a chunk of rows, one dense array's pages): rows are spilled to disk,
     then each array is filled in its ``.npy`` file in ``store_dir`` (an empty directory, e.g.
-    :func:`staging_dir`) and memory-mapped. Without ``store_dir`` the arrays are built in a
-    temporary directory and read into memory. On failure ``store_dir`` is left empty."""
+    ``commune_store.new_staging_dir()``) and memory-mapped. Without ``store_dir`` the arrays
+    are built in a temporary directory and read into memory. On failure ``store_dir`` is left
+    empty."""
     name = name or path.name
     if store_dir is None:
         build = Path(tempfile.mkdtemp(prefix="oasis-commune-table-"))
@@ -532,14 +517,12 @@ def _assemble(name: str, sha256: str, layout: str, geography_year: int, spill: s
         log.info("%s: %d commune-indicator-years have no row (shown as not in the file)",
                  name, absent)
     labels = tuple(raw_labels[i] for i in label_order)
-    table = CommuneTable(
+    return CommuneTable(
         name=name, sha256=sha256, layout=layout, geography_year=geography_year,
         nomenclature=nomenclature, indicators=labels,
         units=tuple(seen.units_of[lbl] for lbl in labels), store_dir=out,
         **store.open_arrays(out, (*_DENSE, *_SMALL)),
     )
-    _write_meta(table, out, None)
-    return table
 
 
 def _first_repeat(cell: np.ndarray, filled: np.ndarray) -> int | None:
@@ -578,13 +561,16 @@ def _sha256(path: Path) -> str:
 # The cache entry (see commune_store): meta.json and plain .npy arrays, no pickle
 
 
-def _write_meta(table: CommuneTable, directory: Path, source: Path | None) -> None:
-    store.write_meta(directory, {
+def _commit(table: CommuneTable, staging: Path, source: Path, entry: Path) -> None:
+    """Write the table's ``meta.json`` into its complete staging directory and make that the
+    cache entry of ``source``."""
+    store.write_meta(staging, {
         "name": table.name, "sha256": table.sha256, "layout": table.layout,
         "geography_year": table.geography_year, "nomenclature": table.nomenclature,
         "indicators": list(table.indicators), "units": list(table.units),
-        "source": str(source.resolve()) if source is not None else "",
+        "source": str(source.resolve()),
     })
+    store.commit(staging, entry, source)
 
 
 def _open_store(directory: Path, name: str) -> CommuneTable:

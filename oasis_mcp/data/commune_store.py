@@ -149,14 +149,10 @@ def read_meta(directory: Path) -> dict[str, Any]:
     return meta
 
 
-def open_arrays(directory: Path, names: tuple[str, ...], mmap: bool = True
-                ) -> dict[str, np.ndarray]:
-    """The arrays ``names`` of a store directory, memory-mapped read-only (or read into memory
-    with ``mmap=False``)."""
-    if mmap:
-        return {k: np.load(directory / f"{k}.npy", mmap_mode="r", allow_pickle=False)
-                for k in names}
-    return {k: np.load(directory / f"{k}.npy", allow_pickle=False) for k in names}
+def open_arrays(directory: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays ``names`` of a store directory, memory-mapped read-only."""
+    return {k: np.load(directory / f"{k}.npy", mmap_mode="r", allow_pickle=False)
+            for k in names}
 
 
 # ---------------------------------------------------------------------------------------------

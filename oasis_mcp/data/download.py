@@ -497,7 +497,7 @@ class _Updater:
         self.previous = read_manifest(target)
         self.notes: list[str] = []
         self.temps: list[Path] = []
-        self.staged: list[CommuneTable] = []  # parsed communal files, in staging directories
+        self.staging: list[Path] = []  # of parsed communal files; warm_cache renames its own
         self.fallback_reason: str | None = None
         self.policy = policy or HostPolicy()
         self.communes = communes
@@ -513,10 +513,10 @@ class _Updater:
         except HostNotAllowed as exc:
             raise HostNotAllowed(f"{exc} {self._still_in_use()}") from None
         finally:
-            from oasis_mcp.data.commune_file import discard_staging
+            from oasis_mcp.data.commune_store import discard
 
-            for table in self.staged:  # not taken by warm_cache (failure, or not installed)
-                discard_staging(table)
+            for staging in self.staging:  # those not taken by warm_cache (failure…)
+                discard(staging)
             for temp in self.temps:
                 try:
                     temp.unlink(missing_ok=True)
@@ -815,20 +815,19 @@ class _Updater:
         return None, None, None
 
     def _validate_commune(self, download: _Downloaded, offer: EditionResources) -> CommuneTable:
-        from oasis_mcp.data import commune_store
-        from oasis_mcp.data.commune_file import parse_commune_file, staging_dir
+        from oasis_mcp.data.commune_file import parse_commune_file
+        from oasis_mcp.data.commune_store import new_staging_dir
 
         name = download.resource.name
         began = time.monotonic()
-        staging = staging_dir()  # the parse becomes the installed file's cache (no 2nd parse)
+        staging = new_staging_dir()  # the parse becomes the installed file's cache (no 2nd parse)
+        if staging is not None:
+            self.staging.append(staging)
         try:
             table = parse_commune_file(download.temp, name=name, store_dir=staging)
         except DataFileError as exc:
-            if staging is not None:
-                commune_store.discard(staging)
             raise DownloadError(f"{download.resource.url} is not a valid SSMSI communal file: "
                                 f"{exc}") from None
-        self.staged.append(table)  # its staging directory goes when the update ends
         if table.last_year != offer.data_year or table.geography_year != offer.geography_year:
             raise DownloadError(
                 f"{download.resource.url}: its rows end in {table.last_year} with geography "
