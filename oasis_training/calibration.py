@@ -141,22 +141,22 @@ def group_quantiles(
     seen = sorted(int(h) for h in frame["h"].unique())
     by_h = {h: g["s"].to_numpy() for h, g in frame.groupby("h")}
     by_ih = {(str(i), int(h)): g["s"].to_numpy() for (i, h), g in frame.groupby(["indicator", "h"])}
-    out: dict[tuple[str, str, int], float] = {}
-    for lv, ind in pairs:
+    q_by_h = {h: conformal_quantile(by_h[h], alpha) for h in seen}
+    per_indicator: dict[tuple[str, int], float] = {}
+    for ind in sorted({ind for _, ind in pairs}):
         running = 0.0
         for h in horizons:
             if h in seen:
-                q_h = conformal_quantile(by_h[h], alpha)
                 s_ih = by_ih.get((ind, h), np.empty(0))
-                q = _shrunk(conformal_quantile(s_ih, alpha), len(s_ih), q_h)
+                q = _shrunk(conformal_quantile(s_ih, alpha), len(s_ih), q_by_h[h])
             elif seen:
                 k = max(x for x in seen if x < h) if any(x < h for x in seen) else seen[0]
-                q = out[(lv, ind, k)] * np.sqrt(h / k) if k in horizons else float("inf")
+                q = per_indicator[(ind, k)] * np.sqrt(h / k) if k in horizons else float("inf")
             else:
                 q = float("inf")
             running = max(running, q)
-            out[(lv, ind, h)] = running
-    return out
+            per_indicator[(ind, h)] = running
+    return {(lv, ind, h): per_indicator[(ind, h)] for lv, ind in pairs for h in horizons}
 
 
 def sequential_group_intervals(records: pd.DataFrame) -> dict[str, np.ndarray]:
